@@ -1,0 +1,210 @@
+package e2e
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepup-oidc/stepup/internal/app"
+	"github.com/stepup-oidc/stepup/internal/config"
+	"github.com/stepup-oidc/stepup/internal/store"
+	"github.com/stepup-oidc/stepup/internal/store/sqlite"
+)
+
+// clock is a settable test clock.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// provider is a running Stepup on a loopback port.
+type provider struct {
+	URL   string
+	App   *app.App
+	Clock *clock
+}
+
+const (
+	confidentialID     = "bank"
+	confidentialSecret = "bank-secret"
+	publicID           = "spa"
+	redirectURI        = "http://127.0.0.1:9999/callback"
+	logoutURI          = "http://127.0.0.1:9999/bye"
+)
+
+// testConfig is a provider configuration with two clients and two users,
+// and cheap password hashing.
+func testConfig() *config.Config {
+	c := config.Default()
+	c.PasswordHash = config.PasswordHash{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+	c.Clients = []config.Client{{
+		ID: confidentialID, Name: "Test Bank", Secret: confidentialSecret,
+		RedirectURIs: []string{redirectURI}, PostLogoutRedirectURIs: []string{logoutURI},
+		GrantTypes:              []string{"authorization_code", "refresh_token", "client_credentials"},
+		TokenEndpointAuthMethod: "client_secret_basic",
+	}, {
+		ID: publicID, Name: "Test SPA", RedirectURIs: []string{redirectURI},
+		GrantTypes: []string{"authorization_code", "refresh_token"}, TokenEndpointAuthMethod: "none",
+	}}
+	c.Users = []config.User{
+		{Username: "alice", Password: "alice-password", Email: "alice@example.com", Name: "Alice Example"},
+		{Username: "bob", Password: "bob-password", Email: "bob@example.com", Name: "Bob Example"},
+	}
+	return c
+}
+
+// start runs a provider on st with cfg (nil: testConfig) until the test ends.
+func start(t *testing.T, st store.Store, cfg *config.Config) *provider {
+	t.Helper()
+	if cfg == nil {
+		cfg = testConfig()
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.Listen = ln.Addr().String()
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{t: time.Now()}
+	a, err := app.New(t.Context(), cfg, st, nil, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return &provider{URL: cfg.Issuer, App: a, Clock: clk}
+}
+
+// startSQLite runs a provider on a fresh SQLite store.
+func startSQLite(t *testing.T) *provider {
+	t.Helper()
+	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "stepup.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return start(t, st, nil)
+}
+
+// browser is a cookie-keeping HTTP client that stops at the client's
+// redirect URI, like a browser whose relying party is not running.
+type browser struct {
+	t      *testing.T
+	client *http.Client
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, client: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if req.URL.Host == "127.0.0.1:9999" {
+				return http.ErrUseLastResponse
+			}
+			return nil
+		}}}
+}
+
+type page struct {
+	Status   int
+	URL      *url.URL
+	Body     string
+	Location *url.URL // set when stopped at the client's redirect URI
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.client.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	p := page{Status: res.StatusCode, URL: res.Request.URL, Body: string(body)}
+	if loc := res.Header.Get("Location"); loc != "" && res.StatusCode/100 == 3 {
+		p.Location, _ = url.Parse(loc)
+	}
+	return p
+}
+
+func (b *browser) get(u string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+var hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+
+// submit fills the first form of p with its hidden fields plus fields and
+// posts it to the form's action, as a browser would.
+func (b *browser) submit(p page, fields url.Values) page {
+	b.t.Helper()
+	m := regexp.MustCompile(`<form method="post" action="([^"]+)"`).FindStringSubmatch(p.Body)
+	if m == nil {
+		b.t.Fatalf("no form on page %s (status %d):\n%s", p.URL, p.Status, p.Body)
+	}
+	form := url.Values{}
+	for _, h := range hiddenRE.FindAllStringSubmatch(p.Body, -1) {
+		form.Set(h[1], html.UnescapeString(h[2]))
+	}
+	for k, v := range fields {
+		form[k] = v
+	}
+	action, _ := p.URL.Parse(html.UnescapeString(m[1]))
+	return b.post(action.String(), form)
+}
+
+// login signs in on a login page.
+func (b *browser) login(p page, user, pw string) page {
+	b.t.Helper()
+	return b.submit(p, url.Values{"username": {user}, "password": {pw}, "decision": {"login"}})
+}
+
+func pkce() (verifier, challenge string) {
+	b := make([]byte, 32)
+	rand.Read(b)
+	verifier = base64.RawURLEncoding.EncodeToString(b)
+	return verifier, s256(verifier)
+}

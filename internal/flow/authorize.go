@@ -1,0 +1,208 @@
+package flow
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stepup-oidc/stepup/internal/authn"
+	"github.com/stepup-oidc/stepup/internal/oauth"
+	"github.com/stepup-oidc/stepup/internal/policy"
+	"github.com/stepup-oidc/stepup/internal/store"
+	"github.com/stepup-oidc/stepup/internal/token"
+)
+
+// ErrUnsafeRedirect wraps errors that must be shown on an error page because
+// the client or redirect URI could not be validated.
+var ErrUnsafeRedirect = errors.New("flow: client or redirect_uri not valid")
+
+// Transaction is a validated authorization request in progress. It travels
+// sealed (see Seal) between the authorize endpoint and the login pages, so
+// an unfinished login writes nothing to the store.
+type Transaction struct {
+	ClientID            string    `json:"c"`
+	ClientName          string    `json:"cn,omitempty"`
+	RedirectURI         string    `json:"r"`
+	ResponseMode        string    `json:"rm"`
+	Scope               []string  `json:"s,omitempty"`
+	State               string    `json:"st,omitempty"`
+	Nonce               string    `json:"n,omitempty"`
+	CodeChallenge       string    `json:"cc,omitempty"`
+	Prompt              []string  `json:"p,omitempty"`
+	MaxAge              int       `json:"ma"`
+	ACRValues           []string  `json:"acr,omitempty"`
+	EssentialACR        []string  `json:"eacr,omitempty"`
+	LoginHint           string    `json:"lh,omitempty"`
+	HintSubject         string    `json:"hs,omitempty"` // sub of a valid id_token_hint
+	UILocales           []string  `json:"ui,omitempty"`
+	Start               time.Time `json:"t"`
+	InteractionHappened bool      `json:"i,omitempty"`
+}
+
+// CheckClient validates client_id and redirect_uri of a parsed request.
+// Errors wrap ErrUnsafeRedirect: the caller renders them, never redirects.
+func (s *Service) CheckClient(ctx context.Context, r *oauth.AuthorizeRequest) (store.Client, error) {
+	c, err := s.cfg.Store.GetClient(ctx, r.ClientID)
+	if errors.Is(err, store.ErrNotFound) {
+		return c, errors.Join(ErrUnsafeRedirect, oauth.Err(oauth.InvalidRequest, "unknown client"))
+	}
+	if err != nil {
+		return c, internal("get client", err)
+	}
+	if r.RedirectURI == "" {
+		return c, errors.Join(ErrUnsafeRedirect, oauth.Err(oauth.InvalidRequest, "missing redirect_uri parameter"))
+	}
+	if !slices.Contains(c.RedirectURIs, r.RedirectURI) {
+		return c, errors.Join(ErrUnsafeRedirect, oauth.Err(oauth.InvalidRequest, "redirect_uri is not registered for this client"))
+	}
+	return c, nil
+}
+
+// Begin turns a validated request into a transaction, applying the rules
+// that need the client: grant type, PKCE for public clients, id_token_hint.
+func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeRequest) (*Transaction, *oauth.Error) {
+	if !slices.Contains(c.GrantTypes, "authorization_code") {
+		return nil, oauth.Err(oauth.UnauthorizedClient, "client may not use the authorization code flow")
+	}
+	if c.SecretHash == "" && r.CodeChallenge == "" {
+		return nil, oauth.Err(oauth.InvalidRequest, "public clients must use PKCE (code_challenge with S256)")
+	}
+	t := &Transaction{
+		ClientID: c.ID, ClientName: c.Name, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
+		Scope: r.Scope, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
+		Prompt: r.Prompt, MaxAge: r.MaxAge, ACRValues: r.ACRValues, EssentialACR: r.EssentialACR,
+		LoginHint: r.LoginHint, UILocales: r.UILocales, Start: s.cfg.Now().Truncate(time.Second),
+	}
+	if r.IDTokenHint != "" {
+		claims, err := token.VerifyID(ctx, s.cfg.Keys, s.cfg.Issuer, r.IDTokenHint)
+		if err != nil {
+			return nil, oauth.Err(oauth.InvalidRequest, "id_token_hint is not a valid ID token from this issuer")
+		}
+		t.HintSubject = claims.Subject
+	}
+	return t, nil
+}
+
+// Result is what the authorization needs next: a code to send back, or a
+// login page. Exactly one of Code and Login is set.
+type Result struct {
+	Code  string
+	Login *LoginNeed
+}
+
+// LoginNeed tells the login page what to ask for.
+type LoginNeed struct {
+	// Missing is the acr level the request still lacks, when known.
+	Missing *policy.Level
+	// StepUp is true when a session exists and only more is needed.
+	StepUp bool
+	// UserID is the user who must authenticate (session or id_token_hint).
+	UserID string
+}
+
+// Authorize decides the next step for t given the browser's session (nil if
+// none). It never shows UI itself: it returns a code, a LoginNeed, or an
+// *oauth.Error to send to the validated redirect URI.
+func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Session) (Result, error) {
+	now := s.cfg.Now()
+	none := slices.Contains(t.Prompt, "none")
+	if sess != nil && t.HintSubject != "" && sess.UserID != t.HintSubject {
+		if none || t.InteractionHappened {
+			return Result{}, oauth.Err(oauth.LoginRequired, "the signed-in user is not the user named by id_token_hint")
+		}
+		sess = nil
+	}
+	var freshSince time.Time
+	if slices.Contains(t.Prompt, "login") || t.MaxAge == 0 {
+		freshSince = t.Start
+	}
+	if t.MaxAge > 0 {
+		if since := now.Add(-time.Duration(t.MaxAge) * time.Second); since.After(freshSince) {
+			freshSince = since
+		}
+	}
+	req := policy.Request{ACRValues: t.ACRValues, Essential: t.EssentialACR, FreshSince: freshSince}
+	var events []authn.Event
+	if sess != nil {
+		events = sess.Events
+	}
+	d := s.cfg.Policy.Evaluate(events, req, now)
+	if d.Met {
+		return s.complete(ctx, t, sess, d)
+	}
+	authenticated := sess != nil && len(fresh(events, freshSince)) > 0
+	reachable := s.reachable(events, req, now)
+	switch {
+	case !authenticated && none:
+		return Result{}, oauth.Err(oauth.LoginRequired, "the user is not signed in")
+	case !authenticated && !t.InteractionHappened:
+		need := &LoginNeed{Missing: d.Missing, UserID: t.HintSubject}
+		return Result{Login: need}, nil
+	case reachable && !t.InteractionHappened:
+		if none {
+			return Result{}, oauth.Err(oauth.InteractionRequired, "the requested authentication level needs user interaction")
+		}
+		return Result{Login: &LoginNeed{Missing: d.Missing, StepUp: true, UserID: sess.UserID}}, nil
+	case d.Essential || !authenticated:
+		return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
+	}
+	// Voluntary acr_values that cannot be met: return the true acr.
+	best := s.cfg.Policy.Best(events, freshSince, now)
+	if !best.Met {
+		return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
+	}
+	return s.complete(ctx, t, sess, best)
+}
+
+// reachable reports whether one more authentication with a method Stepup
+// offers would meet the request.
+func (s *Service) reachable(events []authn.Event, req policy.Request, now time.Time) bool {
+	for _, proto := range s.methodPrototypes(now) {
+		evs := append(slices.Clone(events), proto)
+		if s.cfg.Policy.Evaluate(evs, req, now).Met {
+			return true
+		}
+	}
+	return false
+}
+
+// methodPrototypes are the events each available method would leave.
+func (s *Service) methodPrototypes(now time.Time) []authn.Event {
+	return []authn.Event{PasswordEvent(now)}
+}
+
+// PasswordEvent is the event a password login leaves.
+func PasswordEvent(now time.Time) authn.Event {
+	return authn.Event{Method: authn.MethodPassword, AMR: []string{"pwd"}, Time: now,
+		Factors: []string{authn.FactorKnowledge}}
+}
+
+func fresh(events []authn.Event, since time.Time) []authn.Event {
+	var out []authn.Event
+	for _, e := range events {
+		if since.IsZero() || !e.Time.Before(since) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func (s *Service) complete(ctx context.Context, t *Transaction, sess *store.Session, d policy.Decision) (Result, error) {
+	now := s.cfg.Now()
+	code := token.Random()
+	c := store.Code{
+		Hash: token.Hash(code), ClientID: t.ClientID, RedirectURI: t.RedirectURI,
+		UserID: sess.UserID, SessionID: sess.ID, Scope: strings.Join(t.Scope, " "), Nonce: t.Nonce,
+		CodeChallenge: t.CodeChallenge, ACR: d.ACR, AMR: d.AMR, AuthTime: d.AuthTime,
+		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
+	}
+	if t.CodeChallenge != "" {
+		c.CodeChallengeMethod = "S256"
+	}
+	if err := s.cfg.Store.CreateCode(ctx, c); err != nil {
+		return Result{}, internal("create code", err)
+	}
+	return Result{Code: code}, nil
+}

@@ -1,0 +1,115 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+
+	"github.com/stepup-oidc/stepup/internal/flow"
+	"github.com/stepup-oidc/stepup/internal/oauth"
+	"github.com/stepup-oidc/stepup/internal/store"
+)
+
+const csrfCookie = "stepup_csrf"
+
+// authorize is the authorization endpoint (GET and POST).
+func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
+	var v url.Values
+	if r.Method == http.MethodPost {
+		if err := r.ParseForm(); err != nil {
+			s.renderError(w, r, http.StatusBadRequest, oauth.Err(oauth.InvalidRequest, "malformed request body"))
+			return
+		}
+		v = r.PostForm
+	} else {
+		v = r.URL.Query()
+	}
+	areq, err := oauth.ParseAuthorize(v)
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, err)
+		return
+	}
+	c, err := s.cfg.Flow.CheckClient(r.Context(), &areq)
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, err)
+		return
+	}
+	// From here on the redirect URI is validated: errors go back to it.
+	to := authzResponse{RedirectURI: areq.RedirectURI, ResponseMode: "query", State: v.Get(oauth.ParamState)}
+	if oe := areq.Validate(); oe != nil {
+		s.redirectError(w, r, to, oe)
+		return
+	}
+	to.ResponseMode = areq.ResponseMode
+	tx, oe := s.cfg.Flow.Begin(r.Context(), c, &areq)
+	if oe != nil {
+		s.redirectError(w, r, to, oe)
+		return
+	}
+	sess, err := s.session(r)
+	if err != nil {
+		s.redirectError(w, r, to, err)
+		return
+	}
+	s.proceed(w, r, tx, sess)
+}
+
+// proceed asks the flow what comes next for tx and does it.
+func (s *Server) proceed(w http.ResponseWriter, r *http.Request, tx *flow.Transaction, sess *store.Session) {
+	to := authzResponse{RedirectURI: tx.RedirectURI, ResponseMode: tx.ResponseMode, State: tx.State}
+	res, err := s.cfg.Flow.Authorize(r.Context(), tx, sess)
+	if err != nil {
+		s.redirectError(w, r, to, err)
+		return
+	}
+	if res.Code != "" {
+		s.redirectCode(w, r, to, res.Code)
+		return
+	}
+	sealed, err := s.cfg.Flow.Seal(tx)
+	if err != nil {
+		s.redirectError(w, r, to, err)
+		return
+	}
+	http.Redirect(w, r, "/login?tx="+url.QueryEscape(sealed), http.StatusSeeOther)
+}
+
+// session returns the browser's live session, or nil.
+func (s *Server) session(r *http.Request) (*store.Session, error) {
+	c, err := r.Cookie(s.cfg.SessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	return s.cfg.Flow.Session(r.Context(), c.Value)
+}
+
+// csrf returns the browser's CSRF cookie value, setting one if missing.
+func (s *Server) csrf(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	v := randomNonce() + randomNonce()
+	http.SetCookie(w, s.cookie(csrfCookie, v, 0))
+	return v
+}
+
+func (s *Server) checkCSRF(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	if err != nil {
+		return false
+	}
+	return s.cfg.Flow.CheckCSRF(c.Value, r.PostForm.Get("csrf"))
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+var errFormExpired = oauth.Err(oauth.InvalidRequest, "this form has expired; go back to the application and start again")
+
+func isBadTx(err error) bool { return errors.Is(err, flow.ErrBadTransaction) }

@@ -1,0 +1,44 @@
+package server
+
+import (
+	"io/fs"
+	"net/http"
+)
+
+// routes is the site map.
+func (s *Server) routes() {
+	m := s.mux
+	m.HandleFunc("GET /.well-known/openid-configuration", s.discovery)
+	m.HandleFunc("GET /.well-known/oauth-authorization-server", s.discovery)
+	m.HandleFunc("GET /jwks", s.jwks)
+
+	m.HandleFunc("GET /authorize", s.authorize)
+	m.HandleFunc("POST /authorize", s.authorize)
+	m.HandleFunc("GET /login", s.loginPage)
+	m.HandleFunc("POST /login", s.login)
+
+	m.HandleFunc("POST /token", s.token)
+	m.HandleFunc("GET /userinfo", s.userinfo)
+	m.HandleFunc("POST /userinfo", s.userinfo)
+	m.HandleFunc("POST /introspect", s.introspect)
+	m.HandleFunc("POST /revoke", s.revoke)
+	m.HandleFunc("GET /logout", s.logout)
+	m.HandleFunc("POST /logout", s.logout)
+
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	static, _ := fs.Sub(staticFS, "static")
+	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	m.HandleFunc("/", s.notFound)
+}
+
+// Endpoint paths, relative to the issuer.
+const (
+	pathAuthorize  = "/authorize"
+	pathToken      = "/token"
+	pathUserinfo   = "/userinfo"
+	pathJWKS       = "/jwks"
+	pathIntrospect = "/introspect"
+	pathRevoke     = "/revoke"
+	pathLogout     = "/logout"
+)
