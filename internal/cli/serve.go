@@ -50,6 +50,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	}
 	if *demo {
 		demoData(c)
+		c.Defaults()
 		if err := c.Validate(); err != nil {
 			return err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"golang.org/x/oauth2"
 	"html"
 	"io"
 	"net"
@@ -23,22 +24,22 @@ import (
 	"github.com/stepup-oidc/stepup/internal/store/sqlite"
 )
 
-// clock is a settable test clock.
+// clock is the real clock plus an offset that tests can advance.
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
 func (c *clock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.t
+	return time.Now().Add(c.offset)
 }
 
 func (c *clock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	c.offset += d
 }
 
 // provider is a running Stepup on a loopback port.
@@ -93,7 +94,7 @@ func start(t *testing.T, st store.Store, cfg *config.Config) *provider {
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{t: time.Now()}
+	clk := &clock{}
 	a, err := app.New(t.Context(), cfg, st, nil, clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -113,12 +114,18 @@ func start(t *testing.T, st store.Store, cfg *config.Config) *provider {
 // startSQLite runs a provider on a fresh SQLite store.
 func startSQLite(t *testing.T) *provider {
 	t.Helper()
+	return start(t, openSQLite(t), nil)
+}
+
+// openSQLite opens a fresh SQLite store closed at the end of the test.
+func openSQLite(t *testing.T) store.Store {
+	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "stepup.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return start(t, st, nil)
+	return st
 }
 
 // browser is a cookie-keeping HTTP client that stops at the client's
@@ -208,3 +215,5 @@ func pkce() (verifier, challenge string) {
 	verifier = base64.RawURLEncoding.EncodeToString(b)
 	return verifier, s256(verifier)
 }
+
+func oauthVerifier(v string) oauth2.AuthCodeOption { return oauth2.VerifierOption(v) }

@@ -73,7 +73,7 @@ func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeR
 		ClientID: c.ID, ClientName: c.Name, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: r.Scope, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		Prompt: r.Prompt, MaxAge: r.MaxAge, ACRValues: r.ACRValues, EssentialACR: r.EssentialACR,
-		LoginHint: r.LoginHint, UILocales: r.UILocales, Start: s.cfg.Now().Truncate(time.Second),
+		LoginHint: r.LoginHint, UILocales: r.UILocales, Start: s.cfg.Now().Truncate(time.Microsecond),
 	}
 	if r.IDTokenHint != "" {
 		claims, err := token.VerifyID(ctx, s.cfg.Keys, s.cfg.Issuer, r.IDTokenHint)
@@ -115,7 +115,7 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 		sess = nil
 	}
 	var freshSince time.Time
-	if slices.Contains(t.Prompt, "login") || t.MaxAge == 0 {
+	if slices.Contains(t.Prompt, "login") || slices.Contains(t.Prompt, "select_account") || t.MaxAge == 0 {
 		freshSince = t.Start
 	}
 	if t.MaxAge > 0 {
@@ -139,6 +139,9 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 		return Result{}, oauth.Err(oauth.LoginRequired, "the user is not signed in")
 	case !authenticated && !t.InteractionHappened:
 		need := &LoginNeed{Missing: d.Missing, UserID: t.HintSubject}
+		if need.UserID == "" && sess != nil && !slices.Contains(t.Prompt, "select_account") {
+			need.UserID = sess.UserID // re-authentication of the signed-in user
+		}
 		return Result{Login: need}, nil
 	case reachable && !t.InteractionHappened:
 		if none {
@@ -166,6 +169,20 @@ func (s *Service) reachable(events []authn.Event, req policy.Request, now time.T
 		}
 	}
 	return false
+}
+
+// SupportedACR returns the acr values some user can reach with the methods
+// Stepup offers, weakest first: what discovery may truthfully advertise.
+func (s *Service) SupportedACR() []string {
+	now := s.cfg.Now()
+	all := s.methodPrototypes(now)
+	var out []string
+	for _, l := range s.cfg.Policy.Levels {
+		if s.cfg.Policy.Evaluate(all, policy.Request{ACRValues: []string{l.ACR}}, now).Met {
+			out = append(out, l.ACR)
+		}
+	}
+	return out
 }
 
 // methodPrototypes are the events each available method would leave.

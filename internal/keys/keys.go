@@ -69,6 +69,7 @@ type signingKey struct {
 	kid     string
 	alg     string
 	signers map[string]jose.Signer // by typ header
+	expires time.Time              // zero while active
 	public  jose.JSONWebKey
 }
 
@@ -205,7 +206,7 @@ func (m *Manager) reload(ctx context.Context) error {
 		if err := jwk.UnmarshalJSON(k.Private); err != nil {
 			return fmt.Errorf("keys: decode %s: %w", k.ID, err)
 		}
-		sk := &signingKey{kid: k.ID, alg: k.Alg, signers: map[string]jose.Signer{}, public: jwk.Public()}
+		sk := &signingKey{kid: k.ID, alg: k.Alg, signers: map[string]jose.Signer{}, public: jwk.Public(), expires: k.ExpiresAt}
 		for _, typ := range types() {
 			s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.SignatureAlgorithm(k.Alg), Key: jwk},
 				(&jose.SignerOptions{}).WithType(jose.ContentType(typ)))
@@ -287,7 +288,8 @@ func (m *Manager) Verify(ctx context.Context, compact string) (payload []byte, t
 	for i, a := range Algorithms() {
 		algs[i] = jose.SignatureAlgorithm(a)
 	}
-	jws, err := jose.ParseSigned(compact, algs)
+	m.refreshIfStale(ctx)
+	jws, err := jose.ParseSignedCompact(compact, algs)
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %w", ErrInvalidSignature, err)
 	}
@@ -308,7 +310,7 @@ func (m *Manager) Verify(ctx context.Context, compact string) (payload []byte, t
 			sk = m.lookup(h.KeyID)
 		}
 	}
-	if sk == nil {
+	if sk == nil || (!sk.expires.IsZero() && !m.cfg.Now().Before(sk.expires)) {
 		return nil, "", ErrUnknownKey
 	}
 	if h.Algorithm != sk.alg {

@@ -133,7 +133,7 @@ func (r *AuthorizeRequest) Validate() *Error {
 	}
 	if s := v.Get(ParamMaxAge); s != "" {
 		n, err := strconv.Atoi(s)
-		if err != nil || n < 0 {
+		if err != nil || n < 0 || strings.TrimLeft(s, "0123456789") != "" || len(s) > 10 {
 			return Err(InvalidRequest, "max_age must be a non-negative integer")
 		}
 		r.MaxAge = n
@@ -178,14 +178,24 @@ type claimRequest struct {
 // Core §5.5) from id_token and userinfo. Essential values come first;
 // values of a voluntary acr request are returned as preferences.
 func ParseClaimsACR(s string) (essential, voluntary []string, err *Error) {
-	var c map[string]map[string]*claimRequest
+	var c map[string]map[string]json.RawMessage
 	if json.Unmarshal([]byte(s), &c) != nil {
 		return nil, nil, Err(InvalidRequest, "claims must be a JSON object of claim requests")
 	}
 	for _, member := range []string{"id_token", "userinfo"} {
-		acr := c[member]["acr"]
+		raw, ok := c[member]["acr"]
+		if !ok {
+			continue
+		}
+		var acr *claimRequest
+		if json.Unmarshal(raw, &acr) != nil {
+			return nil, nil, Err(InvalidRequest, "the acr claim request must be null or an object with string values")
+		}
 		if acr == nil {
 			continue
+		}
+		if slices.Contains(acr.Values, "") || (acr.Value != nil && *acr.Value == "") {
+			return nil, nil, Err(InvalidRequest, "empty acr value in claims")
 		}
 		vals := acr.Values
 		if acr.Value != nil {

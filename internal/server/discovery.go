@@ -63,8 +63,8 @@ func (s *Server) Metadata() Discovery {
 		ClaimsSupported: []string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
 			"email", "email_verified", "name", "preferred_username"},
 		ClaimsParameterSupported:                   true,
-		ACRValuesSupported:                         s.cfg.Flow.Policy().Supported(),
-		PromptValuesSupported:                      []string{"none", "login", "consent", "select_account"},
+		ACRValuesSupported:                         s.cfg.Flow.SupportedACR(),
+		PromptValuesSupported:                      []string{"none", "login", "select_account"},
 		AuthorizationResponseISSParameterSupported: true,
 	}
 }

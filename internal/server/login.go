@@ -52,9 +52,9 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, t
 	if v.StepUp {
 		title = "Confirm it's you"
 	}
-	s.render(w, status, "login.html", map[string]any{"Title": title, "ClientName": tx.ClientName,
+	s.renderForm(w, status, "login.html", map[string]any{"Title": title, "ClientName": tx.ClientName,
 		"TX": v.TX, "CSRF": v.CSRF, "Error": v.Error, "Username": v.Username, "UsernameFixed": v.UsernameFixed,
-		"StepUp": v.StepUp, "Level": v.Level})
+		"StepUp": v.StepUp, "Level": v.Level}, tx.RedirectURI)
 }
 
 // login handles the sign-in form.

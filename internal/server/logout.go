@@ -36,8 +36,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	confirmed := r.Method == http.MethodPost && v.Has("decision") && s.checkCSRF(r)
 	if plan.Confirm && !confirmed {
-		s.render(w, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "ClientName": plan.ClientName,
-			"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Req": req})
+		s.renderForm(w, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "ClientName": plan.ClientName,
+			"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Req": req}, plan.Redirect)
 		return
 	}
 	if !confirmed || v.Get("decision") == "logout" {

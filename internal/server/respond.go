@@ -141,6 +141,19 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 	s.renderRaw(w, status, name, data)
 }
 
+// renderForm writes a page whose form, once posted, may redirect the
+// browser to target (a validated client URI): browsers apply the CSP
+// form-action directive to the redirects after a submission too.
+func (s *Server) renderForm(w http.ResponseWriter, status int, name string, data map[string]any, target string) {
+	formAction := "'self'"
+	if u, err := url.Parse(target); err == nil && target != "" && (u.Scheme == "http" || u.Scheme == "https") {
+		formAction += " " + u.Scheme + "://" + u.Host
+	}
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action "+
+		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	s.renderRaw(w, status, name, data)
+}
+
 func (s *Server) renderRaw(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer
 	if err := s.tmpl.ExecuteTemplate(&buf, name, data); err != nil {

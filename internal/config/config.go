@@ -1,0 +1,292 @@
+// Package config loads Stepup's configuration: one YAML file, every key also
+// settable from the environment, merged in the order
+//
+//	defaults < file < environment
+//
+// and validated into one Config. Errors name the offending key path and
+// where it came from (file:line or the environment variable).
+//
+// The YAML shape is a public contract; see docs/configuration.md.
+package config
+
+import (
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stepup-oidc/stepup/internal/password"
+)
+
+// Grant types a client may use.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+)
+
+// Token endpoint authentication methods.
+const (
+	AuthClientSecretBasic = "client_secret_basic"
+	AuthClientSecretPost  = "client_secret_post"
+	AuthNone              = "none"
+)
+
+// Signing algorithms for keys and ID tokens.
+const (
+	AlgES256 = "ES256"
+	AlgRS256 = "RS256"
+	AlgEdDSA = "EdDSA"
+)
+
+// Log levels and formats.
+const (
+	LogLevelDebug = "debug"
+	LogLevelInfo  = "info"
+	LogLevelWarn  = "warn"
+	LogLevelError = "error"
+	LogFormatText = "text"
+	LogFormatJSON = "json"
+)
+
+// Config is the whole Stepup configuration.
+//
+// A zero field in an optional section means "use the default"; Defaults
+// fills such fields and Load always calls it before Validate.
+type Config struct {
+	// Issuer is the OpenID Provider issuer URL.
+	Issuer string `yaml:"issuer"`
+	// Listen is the host:port the HTTP server binds.
+	Listen string `yaml:"listen"`
+	// Storage selects the backend: "sqlite:<path>" or a postgres:// URL.
+	Storage string `yaml:"storage"`
+
+	Clients []Client `yaml:"clients,omitempty"`
+	Users   []User   `yaml:"users,omitempty"`
+
+	Tokens       Tokens       `yaml:"tokens"`
+	Keys         Keys         `yaml:"keys"`
+	Session      Session      `yaml:"session"`
+	Login        Login        `yaml:"login"`
+	PasswordHash PasswordHash `yaml:"password_hash"`
+	Log          Log          `yaml:"log"`
+}
+
+// Client is one statically registered OAuth 2.0 / OpenID Connect client.
+type Client struct {
+	ID   string `yaml:"id"`
+	Name string `yaml:"name,omitempty"`
+	// Secret is empty for a public client; public clients must use PKCE.
+	Secret                   string   `yaml:"secret,omitempty"`
+	RedirectURIs             []string `yaml:"redirect_uris,omitempty"`
+	PostLogoutRedirectURIs   []string `yaml:"post_logout_redirect_uris,omitempty"`
+	GrantTypes               []string `yaml:"grant_types,omitempty"`
+	TokenEndpointAuthMethod  string   `yaml:"token_endpoint_auth_method,omitempty"`
+	IDTokenSignedResponseAlg string   `yaml:"id_token_signed_response_alg,omitempty"`
+	// Per-client lifetimes; zero means the tokens section's value.
+	AccessTokenTTL  Duration `yaml:"access_token_ttl,omitempty"`
+	IDTokenTTL      Duration `yaml:"id_token_ttl,omitempty"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl,omitempty"`
+}
+
+// Public reports whether c has no secret (and so must use PKCE).
+func (c Client) Public() bool { return c.Secret == "" }
+
+// HasGrant reports whether c may use grant type g.
+func (c Client) HasGrant(g string) bool { return slices.Contains(c.GrantTypes, g) }
+
+// User is one statically configured local account.
+type User struct {
+	Username string `yaml:"username"`
+	Password string `yaml:"password"`
+	Email    string `yaml:"email,omitempty"`
+	Name     string `yaml:"name,omitempty"`
+}
+
+// Tokens holds the default token lifetimes.
+type Tokens struct {
+	AccessTokenTTL  Duration `yaml:"access_token_ttl"`
+	IDTokenTTL      Duration `yaml:"id_token_ttl"`
+	RefreshTokenTTL Duration `yaml:"refresh_token_ttl"`
+	CodeTTL         Duration `yaml:"code_ttl"`
+}
+
+// Keys configures the signing keys.
+type Keys struct {
+	// Algorithm is ES256, RS256 or EdDSA.
+	Algorithm string `yaml:"algorithm"`
+	// RotationPeriod is how long a key signs before it is replaced.
+	RotationPeriod Duration `yaml:"rotation_period"`
+	// Overlap is how long a retired key stays published for verification.
+	Overlap Duration `yaml:"overlap"`
+}
+
+// Session configures the browser login session.
+type Session struct {
+	TTL        Duration `yaml:"ttl"`
+	CookieName string   `yaml:"cookie_name"`
+}
+
+// Login configures brute-force throttling of password logins.
+type Login struct {
+	MaxFailuresPerAccount int      `yaml:"max_failures_per_account"`
+	MaxFailuresPerIP      int      `yaml:"max_failures_per_ip"`
+	Window                Duration `yaml:"window"`
+}
+
+// PasswordHash holds the argon2id cost parameters for new password hashes.
+type PasswordHash struct {
+	MemoryKiB   uint32 `yaml:"memory_kib"`
+	Iterations  uint32 `yaml:"iterations"`
+	Parallelism uint8  `yaml:"parallelism"`
+}
+
+// Params converts p for package password.
+func (p PasswordHash) Params() password.Params {
+	return password.Params{MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism}
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level"`
+	// Format is text or json.
+	Format string `yaml:"format"`
+}
+
+// SlogLevel returns l.Level as a slog.Level (info if unrecognised).
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case LogLevelDebug:
+		return slog.LevelDebug
+	case LogLevelWarn:
+		return slog.LevelWarn
+	case LogLevelError:
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Default returns a new Config holding every default and no clients or
+// users.
+func Default() *Config {
+	p := password.DefaultParams()
+	return &Config{
+		Issuer:  "http://127.0.0.1:8080",
+		Listen:  "127.0.0.1:8080",
+		Storage: "sqlite:./stepup.db",
+		Tokens: Tokens{
+			AccessTokenTTL:  Duration(10 * time.Minute),
+			IDTokenTTL:      Duration(10 * time.Minute),
+			RefreshTokenTTL: Duration(720 * time.Hour),
+			CodeTTL:         Duration(60 * time.Second),
+		},
+		Keys: Keys{
+			Algorithm:      AlgES256,
+			RotationPeriod: Duration(720 * time.Hour),
+			Overlap:        Duration(24 * time.Hour),
+		},
+		Session: Session{TTL: Duration(12 * time.Hour), CookieName: "stepup_session"},
+		Login:   Login{MaxFailuresPerAccount: 5, MaxFailuresPerIP: 20, Window: Duration(15 * time.Minute)},
+		PasswordHash: PasswordHash{
+			MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
+		},
+		Log: Log{Level: LogLevelInfo, Format: LogFormatText},
+	}
+}
+
+// Defaults replaces every zero-valued field of c that has a default with
+// that default, including the derived per-client defaults:
+//
+//   - grant_types: [authorization_code, refresh_token]
+//   - token_endpoint_auth_method: client_secret_basic with a secret, none without
+//   - id_token_signed_response_alg: keys.algorithm
+//   - access_token_ttl, id_token_ttl, refresh_token_ttl: the tokens section
+//
+// Defaults never overwrites a non-zero field, so it is idempotent.
+func (c *Config) Defaults() {
+	d := Default()
+	setZero(&c.Issuer, d.Issuer)
+	setZero(&c.Listen, d.Listen)
+	setZero(&c.Storage, d.Storage)
+
+	setZero(&c.Tokens.AccessTokenTTL, d.Tokens.AccessTokenTTL)
+	setZero(&c.Tokens.IDTokenTTL, d.Tokens.IDTokenTTL)
+	setZero(&c.Tokens.RefreshTokenTTL, d.Tokens.RefreshTokenTTL)
+	setZero(&c.Tokens.CodeTTL, d.Tokens.CodeTTL)
+
+	setZero(&c.Keys.Algorithm, d.Keys.Algorithm)
+	setZero(&c.Keys.RotationPeriod, d.Keys.RotationPeriod)
+	setZero(&c.Keys.Overlap, d.Keys.Overlap)
+
+	setZero(&c.Session.TTL, d.Session.TTL)
+	setZero(&c.Session.CookieName, d.Session.CookieName)
+
+	setZero(&c.Login.MaxFailuresPerAccount, d.Login.MaxFailuresPerAccount)
+	setZero(&c.Login.MaxFailuresPerIP, d.Login.MaxFailuresPerIP)
+	setZero(&c.Login.Window, d.Login.Window)
+
+	setZero(&c.PasswordHash.MemoryKiB, d.PasswordHash.MemoryKiB)
+	setZero(&c.PasswordHash.Iterations, d.PasswordHash.Iterations)
+	setZero(&c.PasswordHash.Parallelism, d.PasswordHash.Parallelism)
+
+	setZero(&c.Log.Level, d.Log.Level)
+	setZero(&c.Log.Format, d.Log.Format)
+
+	for i := range c.Clients {
+		cl := &c.Clients[i]
+		if len(cl.GrantTypes) == 0 {
+			cl.GrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken}
+		}
+		if cl.Secret != "" {
+			setZero(&cl.TokenEndpointAuthMethod, AuthClientSecretBasic)
+		} else {
+			setZero(&cl.TokenEndpointAuthMethod, AuthNone)
+		}
+		setZero(&cl.IDTokenSignedResponseAlg, c.Keys.Algorithm)
+		setZero(&cl.AccessTokenTTL, c.Tokens.AccessTokenTTL)
+		setZero(&cl.IDTokenTTL, c.Tokens.IDTokenTTL)
+		setZero(&cl.RefreshTokenTTL, c.Tokens.RefreshTokenTTL)
+	}
+}
+
+func setZero[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// Duration is a time.Duration written in configuration as a Go duration
+// string such as "10m", "60s" or "720h".
+type Duration time.Duration
+
+// Duration returns d as a time.Duration.
+func (d Duration) Duration() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration without trailing zero units:
+// "10m" rather than "10m0s", "720h" rather than "720h0m0s".
+func (d Duration) String() string {
+	s := time.Duration(d).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler, accepting Go duration
+// strings.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := parseDuration(string(b))
+	if err != nil {
+		return err
+	}
+	*d = v
+	return nil
+}
