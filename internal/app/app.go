@@ -55,7 +55,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	if now == nil {
 		now = time.Now
 	}
-	pol, err := policy.Preset("") // ACRPOLICY
+	pol, err := policy.Preset(cfg.ACR.Preset)
 	if err != nil {
 		return nil, err
 	}

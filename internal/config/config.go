@@ -70,6 +70,13 @@ type Config struct {
 	Login        Login        `yaml:"login"`
 	PasswordHash PasswordHash `yaml:"password_hash"`
 	Log          Log          `yaml:"log"`
+	ACR          ACR          `yaml:"acr"`
+}
+
+// ACR selects the acr policy: the vocabulary of assurance levels.
+type ACR struct {
+	// Preset names a built-in vocabulary: okta (default) or eidas.
+	Preset string `yaml:"preset"`
 }
 
 // Client is one statically registered OAuth 2.0 / OpenID Connect client.
@@ -192,6 +199,7 @@ func Default() *Config {
 			MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 		},
 		Log: Log{Level: LogLevelInfo, Format: LogFormatText},
+		ACR: ACR{Preset: "okta"},
 	}
 }
 
@@ -209,6 +217,7 @@ func (c *Config) Defaults() {
 	setZero(&c.Issuer, d.Issuer)
 	setZero(&c.Listen, d.Listen)
 	setZero(&c.Storage, d.Storage)
+	setZero(&c.ACR.Preset, d.ACR.Preset)
 
 	setZero(&c.Tokens.AccessTokenTTL, d.Tokens.AccessTokenTTL)
 	setZero(&c.Tokens.IDTokenTTL, d.Tokens.IDTokenTTL)

@@ -570,7 +570,7 @@ func TestLoadFromPath(t *testing.T) {
 func TestEnvVars(t *testing.T) {
 	t.Run("every_key_has_its_documented_variable", func(t *testing.T) {
 		want := []string{
-			"STEPUP_CLIENTS",
+			"STEPUP_ACR_PRESET", "STEPUP_CLIENTS",
 			"STEPUP_ISSUER",
 			"STEPUP_KEYS_ALGORITHM",
 			"STEPUP_KEYS_OVERLAP",

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/stepup-oidc/stepup/internal/policy"
+
 	"fmt"
 	"net"
 	"net/mail"
@@ -35,6 +37,7 @@ func (c *Config) validate(where func(string) string) error {
 	v.issuer(c.Issuer)
 	v.listen(c.Listen)
 	v.storage(c.Storage)
+	v.oneOf("acr.preset", c.ACR.Preset, policy.PresetNames()...)
 	v.clients(c)
 	v.users(c.Users)
 
