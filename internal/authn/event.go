@@ -37,6 +37,9 @@ type Event struct {
 
 	// CredentialID names the credential used (passkey or TOTP id), if any.
 	CredentialID string `json:"cred,omitempty"`
+	// Assurance is a label an upstream provider's mapping gives the event
+	// (e.g. "high" for BankID High); the policy may require it.
+	Assurance string `json:"assurance,omitempty"`
 	// UpstreamACR and UpstreamAMR record what an upstream provider asserted.
 	UpstreamACR string   `json:"up_acr,omitempty"`
 	UpstreamAMR []string `json:"up_amr,omitempty"`

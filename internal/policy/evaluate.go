@@ -7,45 +7,68 @@ import (
 	"github.com/stepup-oidc/stepup/internal/authn"
 )
 
-// Request is what a client asked for.
+// Request is what a client asked for, and what the client's registration
+// imposes.
 type Request struct {
 	// ACRValues are the voluntary acr_values, in order of preference.
 	ACRValues []string
 	// Essential are the values of an essential acr claim (claims parameter);
-	// when set, ACRValues are ignored and an unmet request must fail.
+	// when set, ACRValues are ignored.
 	Essential []string
+	// Floor is the client's minimum acr: a request can never lower it.
+	Floor string
 	// FreshSince discards events performed before it (from max_age, or the
-	// start of the transaction for prompt=login). Zero keeps every event.
+	// start of the transaction for prompt=login and max_age=0).
 	FreshSince time.Time
+	// EnrolledFactors is how many distinct factor categories the user has
+	// enrolled (for FactorsIfPossible); 0 means unknown (no lowering).
+	EnrolledFactors int
 }
 
 // Decision is the outcome of Evaluate.
 type Decision struct {
-	// Met is true when the events satisfy the request; ACR, AMR and
+	// Met is true when the events satisfy the request; Level, ACR, AMR and
 	// AuthTime then describe what to put in the tokens.
 	Met      bool
-	ACR      string
+	Level    *Level
+	ACR      string // the claim value
 	AMR      []string
 	AuthTime time.Time
-	// Missing is the level to reach when !Met (nil when no known level was
-	// requested, or when no event counts at all and nothing was requested).
-	Missing *Level
-	// Essential is true when the request is essential: if Missing cannot be
-	// reached the authorization must fail with unmet_authentication_requirements.
+	// Targets are the levels that would meet the request, in the order to
+	// pursue them, when !Met. Empty when any authentication will do (no
+	// level requested) or when nothing known was requested.
+	Targets []*Level
+	// Essential is true when an unmet request must fail rather than fall
+	// back (an essential acr claim).
 	Essential bool
 }
 
-// Evaluate decides what the events satisfy for the request. The rule for
-// acr_values: walk them in order and return the first one the events
-// satisfy; unknown values are ignored; when none is satisfied, the first
-// known one is Missing. A voluntary request whose Missing cannot be reached
-// may fall back to Best (the caller decides: see flow).
+// Missing is the first target, or nil.
+func (d Decision) Missing() *Level {
+	if len(d.Targets) == 0 {
+		return nil
+	}
+	return d.Targets[0]
+}
+
+// Evaluate decides what the events satisfy for the request. The rules:
+//   - acr_values are walked in order; the first value the events satisfy is
+//     returned. Unknown values are ignored; an essential request naming no
+//     known value cannot be met.
+//   - With FirstIsRequirement (the bankid preset) only the first known value
+//     counts.
+//   - A request naming no level pursues the policy's Default, if any;
+//     otherwise any authentication will do and the strongest level the
+//     events satisfy is returned.
+//   - The client's Floor removes requested values that do not satisfy it;
+//     if none remain, the floor itself is the target.
+//   - A stronger level satisfies every level it implies.
 func (p *Policy) Evaluate(events []authn.Event, req Request, now time.Time) Decision {
 	counted := fresh(events, req.FreshSince)
-	sat := p.satisfied(counted, now)
+	sat, by := p.satisfied(counted, req, now)
 
-	wanted := req.ACRValues
 	d := Decision{Essential: len(req.Essential) > 0}
+	wanted := req.ACRValues
 	if d.Essential {
 		wanted = req.Essential
 	}
@@ -55,50 +78,67 @@ func (p *Policy) Evaluate(events []authn.Event, req Request, now time.Time) Deci
 			known = append(known, i)
 		}
 	}
-	if len(counted) == 0 {
-		if len(known) > 0 {
-			d.Missing = &p.Levels[known[0]]
+	if len(known) == 0 && d.Essential {
+		return d // nothing we know can meet it
+	}
+	if p.FirstIsRequirement && len(known) > 1 {
+		known = known[:1]
+	}
+	if len(known) == 0 && p.Default != "" {
+		known = []int{p.lookup(p.Default)}
+	}
+	if f := p.lookup(req.Floor); f >= 0 {
+		var kept []int
+		for _, i := range known {
+			if slices.Contains(p.closure(i), f) {
+				kept = append(kept, i)
+			}
 		}
-		return d
+		if len(kept) == 0 {
+			kept = []int{f}
+		}
+		known = kept
 	}
 	if len(known) == 0 {
-		if d.Essential {
-			return d // nothing we know can meet it
-		}
-		return p.best(counted, sat, now)
+		return p.best(counted, sat, by, now)
 	}
 	for _, i := range known {
 		if sat[i] {
-			return p.met(i, counted, now)
+			return p.met(i, by[i], counted, now)
 		}
 	}
-	d.Missing = &p.Levels[known[0]]
+	for _, i := range known {
+		d.Targets = append(d.Targets, &p.Levels[i])
+	}
 	return d
 }
 
-// Best returns the strongest level the events satisfy, ignoring any request.
-// Met is false when no level is satisfied.
+// Best returns the strongest level the events satisfy, ignoring any
+// request. Met is false when no level is satisfied.
 func (p *Policy) Best(events []authn.Event, freshSince, now time.Time) Decision {
 	counted := fresh(events, freshSince)
-	return p.best(counted, p.satisfied(counted, now), now)
+	sat, by := p.satisfied(counted, Request{}, now)
+	return p.best(counted, sat, by, now)
 }
 
-func (p *Policy) best(counted []authn.Event, sat []bool, now time.Time) Decision {
+func (p *Policy) best(counted []authn.Event, sat []bool, by []*Requirement, now time.Time) Decision {
 	for i := len(p.Levels) - 1; i >= 0; i-- {
 		if sat[i] {
-			return p.met(i, counted, now)
+			return p.met(i, by[i], counted, now)
 		}
 	}
 	return Decision{}
 }
 
-func (p *Policy) met(i int, counted []authn.Event, now time.Time) Decision {
-	l := p.Levels[i]
+// met describes level i satisfied by requirement r: auth_time is the newest
+// event r counted, amr the requirement's names or the events' methods.
+func (p *Policy) met(i int, r *Requirement, counted []authn.Event, now time.Time) Decision {
+	l := &p.Levels[i]
 	evs := counted
-	if l.MaxAge > 0 {
-		evs = fresh(counted, now.Add(-l.MaxAge))
+	if r != nil && r.MaxAge > 0 {
+		evs = fresh(counted, now.Add(-r.MaxAge))
 	}
-	d := Decision{Met: true, ACR: l.ACR}
+	d := Decision{Met: true, Level: l, ACR: l.ClaimValue()}
 	factors := map[string]bool{}
 	for _, e := range evs {
 		if e.Time.After(d.AuthTime) {
@@ -116,59 +156,66 @@ func (p *Policy) met(i int, counted []authn.Event, now time.Time) Decision {
 	if len(factors) >= 2 && !slices.Contains(d.AMR, "mfa") {
 		d.AMR = append(d.AMR, "mfa")
 	}
+	if r != nil && len(r.AMR) > 0 {
+		d.AMR = slices.Clone(r.AMR)
+	}
 	return d
 }
 
-// satisfied reports, per level, whether the events satisfy it, including
-// levels implied by satisfied stronger ones.
-func (p *Policy) satisfied(events []authn.Event, now time.Time) []bool {
+// satisfied reports, per level, whether the events satisfy it (directly or
+// through a stronger level that implies it) and which requirement did.
+func (p *Policy) satisfied(events []authn.Event, req Request, now time.Time) ([]bool, []*Requirement) {
 	sat := make([]bool, len(p.Levels))
-	for i, l := range p.Levels {
-		evs := events
-		if l.MaxAge > 0 {
-			evs = fresh(events, now.Add(-l.MaxAge))
-		}
-		sat[i] = l.satisfiedBy(evs)
-	}
-	for changed := true; changed; {
-		changed = false
-		for i, l := range p.Levels {
-			if !sat[i] {
-				continue
-			}
-			for _, imp := range l.Implies {
-				if j := p.lookup(imp); j >= 0 && !sat[j] {
-					sat[j], changed = true, true
-				}
+	by := make([]*Requirement, len(p.Levels))
+	for i := range p.Levels {
+		reqs := p.Levels[i].requirements()
+		for k := range reqs {
+			if reqs[k].satisfiedBy(events, req.EnrolledFactors, now) {
+				sat[i], by[i] = true, &reqs[k]
+				break
 			}
 		}
 	}
-	return sat
+	for i := len(p.Levels) - 1; i >= 0; i-- { // stronger levels last: walk down
+		if !sat[i] {
+			continue
+		}
+		for _, j := range p.closure(i)[1:] {
+			if !sat[j] {
+				sat[j], by[j] = true, by[i]
+			}
+		}
+	}
+	return sat, by
 }
 
-func (l Level) satisfiedBy(events []authn.Event) bool {
+func (r Requirement) satisfiedBy(events []authn.Event, enrolled int, now time.Time) bool {
+	if r.MaxAge > 0 {
+		events = fresh(events, now.Add(-r.MaxAge))
+	}
 	if len(events) == 0 {
 		return false
 	}
+	need := r.Factors
+	if r.FactorsIfPossible && enrolled > 0 && enrolled < need {
+		need = max(enrolled, 1)
+	}
 	factors := map[string]bool{}
-	method := len(l.Methods) == 0
-	property := !l.PhishingResistant && !l.DeviceBound && !l.Attested
-	upstream := len(l.UpstreamACR) == 0
+	method := len(r.Methods) == 0
+	property := !r.PhishingResistant && !r.DeviceBound && !r.Attested && r.Assurance == ""
 	for _, e := range events {
 		for _, f := range e.Factors {
 			factors[f] = true
 		}
-		if slices.Contains(l.Methods, e.Method) {
+		if slices.Contains(r.Methods, e.Method) {
 			method = true
 		}
-		if (!l.PhishingResistant || e.PhishingResistant) && (!l.DeviceBound || e.DeviceBound) && (!l.Attested || e.Attested) {
+		if (!r.PhishingResistant || e.PhishingResistant) && (!r.DeviceBound || e.DeviceBound) &&
+			(!r.Attested || e.Attested) && (r.Assurance == "" || e.Assurance == r.Assurance) {
 			property = true
 		}
-		if e.Method == authn.MethodUpstream && slices.Contains(l.UpstreamACR, e.UpstreamACR) {
-			upstream = true
-		}
 	}
-	return len(factors) >= l.Factors && method && property && upstream
+	return len(factors) >= need && method && property
 }
 
 func fresh(events []authn.Event, since time.Time) []authn.Event {

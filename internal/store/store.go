@@ -29,6 +29,8 @@ type Store interface {
 	Grants
 	RefreshTokens
 	Keys
+	Credentials
+	Links
 
 	// Tx runs fn in one transaction: all of fn's writes commit together or
 	// not at all. The Store passed to fn must be used inside fn only.
@@ -52,9 +54,14 @@ type Client struct {
 	AccessTokenTTL           time.Duration // 0 = provider default
 	IDTokenTTL               time.Duration
 	RefreshTokenTTL          time.Duration
-	Static                   bool // declared in the configuration file
-	CreatedAt                time.Time
-	UpdatedAt                time.Time
+	// MinACR is the client's floor: no request can lower it ("" for none).
+	MinACR string
+	// ACRFallback, when true, answers an unmeetable voluntary acr_values
+	// request with the best level reached instead of an error.
+	ACRFallback bool
+	Static      bool // declared in the configuration file
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Clients stores OAuth clients.
@@ -76,9 +83,15 @@ type User struct {
 	PasswordHash string
 	Email        string
 	Name         string
-	Disabled     bool
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// NNIN is a national identity number (optional, unique when set).
+	NNIN string
+	// Phone is an E.164 phone number (optional).
+	Phone string
+	// Birthdate is YYYY-MM-DD (optional).
+	Birthdate string
+	Disabled  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Users stores accounts.
@@ -93,6 +106,8 @@ type Users interface {
 	GetUser(ctx context.Context, id string) (User, error)
 	// GetUserByUsername matches case-insensitively.
 	GetUserByUsername(ctx context.Context, username string) (User, error)
+	// GetUserByNNIN finds the user with that national identity number.
+	GetUserByNNIN(ctx context.Context, nnin string) (User, error)
 	// ListUsers returns all users ordered by username.
 	ListUsers(ctx context.Context) ([]User, error)
 	DeleteUser(ctx context.Context, id string) error
@@ -225,4 +240,70 @@ type Keys interface {
 	ListKeys(ctx context.Context) ([]Key, error)
 	// RetireKey sets RetiredAt and ExpiresAt of an active key.
 	RetireKey(ctx context.Context, id string, retiredAt, expiresAt time.Time) error
+}
+
+// Credential types.
+const (
+	CredentialTOTP     = "totp"
+	CredentialPasskey  = "passkey"
+	CredentialRecovery = "recovery"
+)
+
+// Credential is an enrolled authenticator of a user: a TOTP secret, a
+// WebAuthn passkey, or one recovery code.
+type Credential struct {
+	// ID is unique across users: for passkeys the base64url credential ID.
+	ID     string
+	UserID string
+	Type   string
+	Name   string
+	// Secret is the TOTP secret, a recovery code's SHA-256, or the passkey's
+	// serialised public-key credential.
+	Secret []byte
+	// Counter is the passkey signature counter, or the last TOTP time step
+	// accepted (so a code is accepted once).
+	Counter int64
+	// Passkey properties recorded at registration.
+	BackupEligible bool
+	BackupState    bool
+	UserVerified   bool
+	Attested       bool
+	AAGUID         string
+	CreatedAt      time.Time
+	LastUsedAt     time.Time // zero until first use
+}
+
+// Credentials stores enrolled authenticators.
+type Credentials interface {
+	// CreateCredential fails with ErrConflict when the id exists.
+	CreateCredential(ctx context.Context, c Credential) error
+	GetCredential(ctx context.Context, id string) (Credential, error)
+	// ListCredentials returns the user's credentials, oldest first.
+	ListCredentials(ctx context.Context, userID string) ([]Credential, error)
+	// UseCredential records a use at counter n, atomically: it succeeds only
+	// when n is greater than the stored counter, or when both are zero
+	// (passkeys without a counter). Otherwise it returns ErrConflict (a
+	// replayed TOTP step or a passkey counter regression). Exactly one of
+	// concurrent callers with the same n succeeds. ErrNotFound if unknown.
+	UseCredential(ctx context.Context, id string, n int64, at time.Time) error
+	// UpdateCredential replaces mutable fields (Name, BackupState).
+	UpdateCredential(ctx context.Context, c Credential) error
+	// DeleteCredential removes it; ErrNotFound if already gone, so deleting
+	// a recovery code is its one-time consumption.
+	DeleteCredential(ctx context.Context, id string) error
+}
+
+// Link binds an upstream provider's subject to a local user.
+type Link struct {
+	Upstream  string
+	Subject   string
+	UserID    string
+	CreatedAt time.Time
+}
+
+// Links stores upstream account links.
+type Links interface {
+	// CreateLink fails with ErrConflict when (Upstream, Subject) is linked.
+	CreateLink(ctx context.Context, l Link) error
+	GetLink(ctx context.Context, upstream, subject string) (Link, error)
 }
