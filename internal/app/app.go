@@ -4,23 +4,28 @@
 package app
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
+	"github.com/stepup-oidc/stepup/internal/authn/passkey"
+	"github.com/stepup-oidc/stepup/internal/authn/totp"
 	"github.com/stepup-oidc/stepup/internal/config"
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/keys"
 	"github.com/stepup-oidc/stepup/internal/password"
 	"github.com/stepup-oidc/stepup/internal/policy"
+	"github.com/stepup-oidc/stepup/internal/seal"
 	"github.com/stepup-oidc/stepup/internal/server"
 	"github.com/stepup-oidc/stepup/internal/store"
-	// POSTGRES "github.com/stepup-oidc/stepup/internal/store/postgres"
+	"github.com/stepup-oidc/stepup/internal/store/postgres"
 	"github.com/stepup-oidc/stepup/internal/store/sqlite"
 	"github.com/stepup-oidc/stepup/internal/token"
 )
@@ -42,7 +47,7 @@ func OpenStore(ctx context.Context, storage string) (store.Store, error) {
 	case strings.HasPrefix(storage, "sqlite:"):
 		return sqlite.Open(ctx, strings.TrimPrefix(storage, "sqlite:"))
 	case strings.HasPrefix(storage, "postgres://"), strings.HasPrefix(storage, "postgresql://"):
-		return nil, fmt.Errorf("postgres: TODO") // POSTGRES
+		return postgres.Open(ctx, storage)
 	}
 	return nil, fmt.Errorf("app: unsupported storage %q", storage)
 }
@@ -66,8 +71,33 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	if err := km.Ensure(ctx); err != nil {
 		return nil, err
 	}
+	sealer := seal.Sealer{Secret: km.Secret, Now: now}
+	tm, err := totp.New(totp.Config{Issuer: "Stepup", Store: st, Now: now})
+	if err != nil {
+		return nil, err
+	}
+	iss, err := url.Parse(cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("app: issuer: %w", err)
+	}
+	// WebAuthn relying party IDs are domains: browsers refuse passkeys on
+	// an IP-address issuer such as the default http://127.0.0.1:8080.
+	var pk *passkey.Method
+	if net.ParseIP(iss.Hostname()) == nil {
+		pk, err = passkey.New(passkey.Config{RPID: iss.Hostname(), RPDisplayName: "Stepup",
+			RPOrigins: []string{iss.Scheme + "://" + iss.Host}, Store: st, Now: now, Logger: log,
+			Seal:   func(purpose string, v any) (string, error) { return sealer.Seal(purpose, v, 5*time.Minute) },
+			Unseal: sealer.Open})
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		log.Info("passkeys are off: the issuer's host is an IP address; use a domain such as localhost to enable them",
+			"issuer", cfg.Issuer)
+	}
 	fl, err := flow.New(flow.Config{
-		Issuer: cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now,
+		Issuer: cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
+		TOTP: tm, Passkeys: pk,
 		DefaultAlg:            cfg.Keys.Algorithm,
 		CodeTTL:               cfg.Tokens.CodeTTL.Duration(),
 		AccessTokenTTL:        cfg.Tokens.AccessTokenTTL.Duration(),
@@ -106,6 +136,7 @@ func (a *App) SeedStatic(ctx context.Context) error {
 			GrantTypes: c.GrantTypes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 			IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenTTL: c.AccessTokenTTL.Duration(),
 			IDTokenTTL: c.IDTokenTTL.Duration(), RefreshTokenTTL: c.RefreshTokenTTL.Duration(),
+			MinACR: c.MinACR, ACRFallback: c.ACRFallback == "best",
 			Static: true, CreatedAt: now, UpdatedAt: now,
 		}
 		if c.Secret != "" {
@@ -123,7 +154,7 @@ func (a *App) SeedStatic(ctx context.Context) error {
 	for _, u := range a.Config.Users {
 		old, err := a.Store.GetUserByUsername(ctx, u.Username)
 		su := store.User{ID: token.ID(), Username: strings.ToLower(u.Username), Email: u.Email, Name: u.Name,
-			CreatedAt: now, UpdatedAt: now}
+			NNIN: u.NNIN, Phone: u.Phone, Birthdate: u.Birthdate, CreatedAt: now, UpdatedAt: now}
 		if err == nil {
 			su.ID = old.ID
 			if ok, _ := password.Verify(u.Password, old.PasswordHash); ok {
@@ -137,8 +168,29 @@ func (a *App) SeedStatic(ctx context.Context) error {
 				return fmt.Errorf("app: hash password: %w", err)
 			}
 		}
-		if _, err := a.Store.UpsertUserByUsername(ctx, su); err != nil {
+		stored, err := a.Store.UpsertUserByUsername(ctx, su)
+		if err != nil {
 			return fmt.Errorf("app: upsert user %s: %w", u.Username, err)
+		}
+		if u.TOTPSecret != "" {
+			secret, err := totp.SecretFromBase32(u.TOTPSecret)
+			if err != nil {
+				return fmt.Errorf("app: users[%s].totp_secret: %w", u.Username, err)
+			}
+			// A configured secret is one credential per user, replaced when
+			// the secret changes (kept otherwise, with its replay counter).
+			id := "totp-config-" + stored.ID
+			if old, err := a.Store.GetCredential(ctx, id); err == nil && bytes.Equal(old.Secret, secret) {
+				continue
+			}
+			if err := a.Store.DeleteCredential(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("app: replace configured totp: %w", err)
+			}
+			err = a.Store.CreateCredential(ctx, store.Credential{ID: id, UserID: stored.ID, Type: store.CredentialTOTP,
+				Name: "Authenticator app (configured)", Secret: secret, CreatedAt: now})
+			if err != nil {
+				return fmt.Errorf("app: store configured totp: %w", err)
+			}
 		}
 	}
 	return nil

@@ -94,6 +94,11 @@ type Client struct {
 	AccessTokenTTL  Duration `yaml:"access_token_ttl,omitempty"`
 	IDTokenTTL      Duration `yaml:"id_token_ttl,omitempty"`
 	RefreshTokenTTL Duration `yaml:"refresh_token_ttl,omitempty"`
+	// MinACR is the client's floor: no request can lower it.
+	MinACR string `yaml:"min_acr,omitempty"`
+	// ACRFallback "best" answers an unmeetable voluntary acr_values request
+	// with the best level reached; "error" (default) fails it.
+	ACRFallback string `yaml:"acr_fallback,omitempty"`
 }
 
 // Public reports whether c has no secret (and so must use PKCE).
@@ -108,6 +113,13 @@ type User struct {
 	Password string `yaml:"password"`
 	Email    string `yaml:"email,omitempty"`
 	Name     string `yaml:"name,omitempty"`
+	// NNIN is a national identity number (11 digits), Phone an E.164 number,
+	// Birthdate YYYY-MM-DD; TOTPSecret imports an authenticator-app secret
+	// (base32).
+	NNIN       string `yaml:"nnin,omitempty"`
+	Phone      string `yaml:"phone,omitempty"`
+	Birthdate  string `yaml:"birthdate,omitempty"`
+	TOTPSecret string `yaml:"totp_secret,omitempty"`
 }
 
 // Tokens holds the default token lifetimes.

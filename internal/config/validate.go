@@ -1,6 +1,8 @@
 package config
 
 import (
+	"github.com/stepup-oidc/stepup/internal/authn/totp"
+
 	"github.com/stepup-oidc/stepup/internal/policy"
 
 	"fmt"
@@ -10,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/stepup-oidc/stepup/internal/password"
@@ -171,6 +174,16 @@ func (v *validator) clients(c *Config) {
 			v.add(mp, "%q must be one of %s, %s, %s", m, AuthClientSecretBasic, AuthClientSecretPost, AuthNone)
 		}
 		v.oneOf(p+".id_token_signed_response_alg", cl.IDTokenSignedResponseAlg, AlgES256, AlgRS256, AlgEdDSA)
+		if cl.ACRFallback != "" {
+			v.oneOf(p+".acr_fallback", cl.ACRFallback, "error", "best")
+		}
+		if cl.MinACR != "" {
+			if pol, err := policy.Preset(c.ACR.Preset); err == nil {
+				if _, ok := pol.Lookup(cl.MinACR); !ok {
+					v.add(p+".min_acr", "%q is not an acr value of the %s preset", cl.MinACR, c.ACR.Preset)
+				}
+			}
+		}
 
 		// Lifetimes inherited from tokens are reported there, once.
 		if cl.AccessTokenTTL != c.Tokens.AccessTokenTTL {
@@ -217,12 +230,33 @@ func (v *validator) users(users []User) {
 		if u.Password == "" {
 			v.add(p+".password", "must not be empty")
 		}
+		if u.NNIN != "" && (len(u.NNIN) != 11 || strings.Trim(u.NNIN, "0123456789") != "") {
+			v.add(p+".nnin", "must be 11 digits")
+		}
+		if u.Phone != "" && !isPhone(u.Phone) {
+			v.add(p+".phone", "must be an E.164 number such as +4712345678")
+		}
+		if u.Birthdate != "" {
+			if _, err := time.Parse("2006-01-02", u.Birthdate); err != nil {
+				v.add(p+".birthdate", "must be a date YYYY-MM-DD")
+			}
+		}
+		if u.TOTPSecret != "" {
+			if _, err := totp.SecretFromBase32(u.TOTPSecret); err != nil {
+				v.add(p+".totp_secret", "must be a base32 secret of at least 16 characters (value not shown)")
+			}
+		}
 		if u.Email != "" {
 			if a, err := mail.ParseAddress(u.Email); err != nil || a.Name != "" || a.Address != u.Email {
 				v.add(p+".email", "%q must be a plain email address such as alice@example.com", u.Email)
 			}
 		}
 	}
+}
+
+func isPhone(s string) bool {
+	d := strings.TrimPrefix(s, "+")
+	return len(d) >= 8 && len(d) <= 15 && strings.Trim(d, "0123456789") == ""
 }
 
 // foldKey maps s to a key equal for strings that are equal under Unicode

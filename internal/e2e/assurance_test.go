@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/stepup-oidc/stepup/internal/config"
 )
 
 type idClaims struct {
@@ -29,7 +31,11 @@ func claimsOf(t *testing.T, r *rp, tok *oauth2.Token) idClaims {
 }
 
 func TestAssuranceRequests(t *testing.T) {
-	p := startSQLite(t)
+	cfg := testConfig()
+	cfg.Clients = append(cfg.Clients,
+		config.Client{ID: "lenient", Secret: "lenient-secret", RedirectURIs: []string{redirectURI}, ACRFallback: "best"},
+		config.Client{ID: "floored", Secret: "floored-secret", RedirectURIs: []string{redirectURI}, MinACR: "phrh"})
+	p := start(t, openSQLite(t), cfg)
 	r := newRP(t, p, confidentialID, confidentialSecret)
 
 	t.Run("essential_acr_that_cannot_be_met_fails_with_unmet_authentication_requirements", func(t *testing.T) {
@@ -39,10 +45,24 @@ func TestAssuranceRequests(t *testing.T) {
 			t.Fatalf("got %v", cb)
 		}
 	})
-	t.Run("voluntary_acr_values_that_cannot_be_met_return_the_true_acr", func(t *testing.T) {
-		tok := exchange(t, r, newBrowser(t), oauth2.SetAuthURLParam("acr_values", "phr"))
-		if c := claimsOf(t, r, tok); c.ACR != "urn:okta:loa:1fa:pwd" {
+	t.Run("voluntary_acr_values_that_cannot_be_met_fail_by_default", func(t *testing.T) {
+		cb, _ := r.authorize(t, newBrowser(t), "alice", oauth2.SetAuthURLParam("acr_values", "phr"))
+		if cb.Get("error") != "unmet_authentication_requirements" {
+			t.Fatalf("got %v", cb)
+		}
+	})
+	t.Run("a_client_that_opted_out_gets_the_true_acr_instead", func(t *testing.T) {
+		lenient := newRP(t, p, "lenient", "lenient-secret")
+		tok := exchange(t, lenient, newBrowser(t), oauth2.SetAuthURLParam("acr_values", "phr"))
+		if c := claimsOf(t, lenient, tok); c.ACR != "urn:okta:loa:1fa:pwd" {
 			t.Fatalf("acr = %q, want the achieved urn:okta:loa:1fa:pwd", c.ACR)
+		}
+	})
+	t.Run("a_client_floor_cannot_be_lowered_by_the_request", func(t *testing.T) {
+		strict := newRP(t, p, "floored", "floored-secret")
+		cb, _ := strict.authorize(t, newBrowser(t), "alice", oauth2.SetAuthURLParam("acr_values", "urn:okta:loa:1fa:any"))
+		if cb.Get("error") != "unmet_authentication_requirements" {
+			t.Fatalf("a request below the floor (phrh) was answered: %v", cb)
 		}
 	})
 	t.Run("acr_values_are_an_ordered_preference", func(t *testing.T) {

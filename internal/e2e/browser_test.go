@@ -30,10 +30,12 @@ import (
 var (
 	usernameField = chromedp.CSS(`input[autocomplete="username"]`)
 	passwordField = chromedp.CSS(`input[autocomplete="current-password"]`)
-	loginButton   = chromedp.CSS(`button[name="decision"][value="login"]`)
-	cancelButton  = chromedp.CSS(`button[name="decision"][value="cancel"]`)
-	alertBox      = chromedp.CSS(`[role="alert"]`)
-	callbackOK    = chromedp.CSS(`#callback-ok`)
+	// The password "Sign in" button: decision=login, or method=password on
+	// the login page that offers several methods.
+	loginButton  = chromedp.CSS(`button[name="decision"][value="login"], button[name="method"][value="password"]`)
+	cancelButton = chromedp.CSS(`button[name="decision"][value="cancel"]`)
+	alertBox     = chromedp.CSS(`[role="alert"]`)
+	callbackOK   = chromedp.CSS(`#callback-ok`)
 )
 
 // screenshotPath is where TestBrowserLoginCompletesCodeFlow leaves a picture
@@ -170,6 +172,9 @@ func openLogin(tb *tab, p *provider, a authRequest) {
 // would and presses "Sign in".
 func typeCredentials(tb *tab, user, password string) {
 	tb.t.Helper()
+	tb.need(usernameField, "a username field")
+	tb.need(passwordField, "a password field")
+	tb.need(loginButton, "a Sign in button")
 	tb.do(
 		chromedp.Clear(usernameField), chromedp.SendKeys(usernameField, user),
 		chromedp.Clear(passwordField), chromedp.SendKeys(passwordField, password),
@@ -350,7 +355,8 @@ func TestBrowserCancelReturnsAccessDenied(t *testing.T) {
 			}
 			a := newAuthRequest(r, opts...)
 			openLogin(tb, p, a)
-			// Cancel works with the required fields left empty.
+			// Cancel works with the fields left empty.
+			tb.need(cancelButton, "a Cancel button")
 			tb.do(chromedp.Click(cancelButton))
 			v := wantAuthzResponse(t, p, a, relying.await(tb), tt.wantMethod)
 			if v.Get("error") != "access_denied" || v.Has("code") {
@@ -416,7 +422,9 @@ func TestBrowserLogoutConfirmation(t *testing.T) {
 					"post_logout_redirect_uri": {relying.LogoutURI}, "state": {"bye-state"}}.Encode()
 			}
 			button := chromedp.CSS(fmt.Sprintf(`button[name="decision"][value=%q]`, tt.decision))
-			tb.do(chromedp.Navigate(logoutURL), chromedp.WaitVisible(button))
+			tb.do(chromedp.Navigate(logoutURL))
+			tb.need(button, "a "+tt.decision+" button")
+			tb.do(chromedp.WaitVisible(button))
 			if h := mustRun(tb, chromedp.Text(chromedp.CSS("h1"))); h != "Sign out" {
 				t.Errorf("confirmation page heading %q", h)
 			}

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -219,6 +220,20 @@ func mustRun[T any](b *tab, a chromedp.Action[T]) T {
 		b.t.Fatalf("browser: %v\n%s", err, b.describe())
 	}
 	return v
+}
+
+// need fails the test at once, rather than after a wait, if the page in
+// the tab has no element matching sel; what names it for the message.
+func (b *tab) need(sel chromedp.CSS, what string) {
+	b.t.Helper()
+	q, _ := json.Marshal(string(sel))
+	found, err := tabRun(b, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%s) !== null`, q)))
+	if err != nil {
+		b.t.Fatalf("browser: %v\n%s", err, b.describe())
+	}
+	if !found {
+		b.t.Fatalf("the page has no %s (%s)\n%s", what, sel, b.describe())
+	}
 }
 
 // location is the URL the tab shows.

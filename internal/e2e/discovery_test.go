@@ -32,6 +32,7 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 		}
 		cfg.Clients = append(cfg.Clients, c)
 	}
+	cfg.Users = append(cfg.Users, config.User{Username: "carol", Password: "carol-password"})
 	p := start(t, openSQLite(t), cfg)
 	res, err := http.Get(p.URL + "/.well-known/openid-configuration")
 	if err != nil {
@@ -199,12 +200,19 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 	})
 	t.Run("acr_values", func(t *testing.T) {
 		r := newRP(t, p, "basic-es256", "basic-secret")
+		carol := &person{user: "carol", pw: "carol-password"} // enrols an app when a level needs it
 		for _, acr := range list("acr_values_supported") {
 			for _, how := range []oauth2.AuthCodeOption{
 				oauth2.SetAuthURLParam("acr_values", acr),
 				oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["`+acr+`"]}}}`),
 			} {
-				tok := exchange(t, r, newBrowser(t), how)
+				b := newBrowser(t)
+				v := oauth2.GenerateVerifier()
+				pg := carol.drive(t, b, b.get(r.oauth.AuthCodeURL("s", how, oauth2.S256ChallengeOption(v))))
+				tok, err := r.oauth.Exchange(t.Context(), pg.Location.Query().Get("code"), oauth2.VerifierOption(v))
+				if err != nil {
+					t.Fatalf("%s: %v (callback %v)", acr, err, pg.Location.Query())
+				}
 				idt, err := r.verifier.Verify(t.Context(), tok.Extra("id_token").(string))
 				if err != nil {
 					t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 	"html"
 	"io"
@@ -217,3 +218,72 @@ func pkce() (verifier, challenge string) {
 }
 
 func oauthVerifier(v string) oauth2.AuthCodeOption { return oauth2.VerifierOption(v) }
+
+var (
+	secretRE = regexp.MustCompile(`<code id="totp-secret">([A-Z2-7]+)</code>`)
+	buttonRE = regexp.MustCompile(`<button type="submit" name="method" value="([^"]+)"`)
+)
+
+// person drives the login pages as a user would, enrolling and using an
+// authenticator app when asked; it remembers the app's secret.
+type person struct {
+	user, pw   string
+	totpSecret string
+	lastCode   string
+}
+
+func (h *person) code(t *testing.T) string {
+	t.Helper()
+	for i := 0; i < 70; i++ { // a code is accepted once: wait for the next step
+		c, err := totp.GenerateCode(h.totpSecret, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c != h.lastCode {
+			h.lastCode = c
+			return c
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatal("no fresh TOTP code")
+	return ""
+}
+
+// drive answers login pages until the browser is sent to the client.
+func (h *person) drive(t *testing.T, b *browser, pg page) page {
+	t.Helper()
+	for range 10 {
+		if pg.Location != nil {
+			return pg
+		}
+		body := pg.Body
+		buttons := buttonRE.FindAllStringSubmatch(body, -1)
+		has := func(v string) bool {
+			for _, m := range buttons {
+				if m[1] == v {
+					return true
+				}
+			}
+			return false
+		}
+		switch {
+		case strings.Contains(body, `id="recovery-codes"`):
+			pg = b.submit(pg, url.Values{"method": {"continue"}})
+		case secretRE.MatchString(body):
+			h.totpSecret = secretRE.FindStringSubmatch(body)[1]
+			pg = b.submit(pg, url.Values{"method": {"enroll:totp"}, "code": {h.code(t)}})
+		case strings.Contains(body, `autocomplete="one-time-code"`):
+			pg = b.submit(pg, url.Values{"method": {"totp"}, "code": {h.code(t)}})
+		case strings.Contains(body, `autocomplete="current-password"`) && !strings.Contains(body, `id="login-error"`):
+			pg = b.submit(pg, url.Values{"username": {h.user}, "password": {h.pw}, "method": {"password"}})
+		case has("totp") && h.totpSecret != "":
+			pg = b.submit(pg, url.Values{"method": {"totp"}})
+		case has("enroll:totp"):
+			pg = b.submit(pg, url.Values{"method": {"enroll:totp"}})
+		default:
+			t.Fatalf("stuck on page %s (status %d):\n%s", pg.URL, pg.Status, body)
+		}
+	}
+	t.Fatal("too many login steps")
+	return pg
+}

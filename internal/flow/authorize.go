@@ -32,6 +32,8 @@ type Transaction struct {
 	CodeChallenge       string    `json:"cc,omitempty"`
 	Prompt              []string  `json:"p,omitempty"`
 	MaxAge              int       `json:"ma"`
+	MinACR              string    `json:"floor,omitempty"`
+	ACRFallback         bool      `json:"fb,omitempty"`
 	ACRValues           []string  `json:"acr,omitempty"`
 	EssentialACR        []string  `json:"eacr,omitempty"`
 	LoginHint           string    `json:"lh,omitempty"`
@@ -73,7 +75,7 @@ func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeR
 		ClientID: c.ID, ClientName: c.Name, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: r.Scope, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		Prompt: r.Prompt, MaxAge: r.MaxAge, ACRValues: r.ACRValues, EssentialACR: r.EssentialACR,
-		LoginHint: r.LoginHint, UILocales: r.UILocales, Start: s.cfg.Now().Truncate(time.Microsecond),
+		LoginHint: r.LoginHint, UILocales: r.UILocales, MinACR: c.MinACR, ACRFallback: c.ACRFallback, Start: s.cfg.Now().Truncate(time.Microsecond),
 	}
 	if r.IDTokenHint != "" {
 		claims, err := token.VerifyID(ctx, s.cfg.Keys, s.cfg.Issuer, r.IDTokenHint)
@@ -94,12 +96,15 @@ type Result struct {
 
 // LoginNeed tells the login page what to ask for.
 type LoginNeed struct {
-	// Missing is the acr level the request still lacks, when known.
-	Missing *policy.Level
-	// StepUp is true when a session exists and only more is needed.
+	// Target is the acr level being pursued, when one is.
+	Target *policy.Level
+	// StepUp is true when the user is signed in and only more is needed.
 	StepUp bool
-	// UserID is the user who must authenticate (session or id_token_hint).
+	// UserID is the user who must authenticate (session or id_token_hint);
+	// empty when the user is not known yet.
 	UserID string
+	// Options are the methods to offer, best first.
+	Options []Option
 }
 
 // Authorize decides the next step for t given the browser's session (nil if
@@ -123,59 +128,105 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 			freshSince = since
 		}
 	}
-	req := policy.Request{ACRValues: t.ACRValues, Essential: t.EssentialACR, FreshSince: freshSince}
 	var events []authn.Event
+	var user *store.User
 	if sess != nil {
 		events = sess.Events
+		u, err := s.cfg.Store.GetUser(ctx, sess.UserID)
+		if err != nil {
+			return Result{}, internal("get user", err)
+		}
+		user = &u
+	} else if t.HintSubject != "" {
+		if u, err := s.cfg.Store.GetUser(ctx, t.HintSubject); err == nil {
+			user = &u
+		}
+	}
+	opts, err := s.options(ctx, user, now)
+	if err != nil {
+		return Result{}, err
+	}
+	req := policy.Request{ACRValues: t.ACRValues, Essential: t.EssentialACR, Floor: t.MinACR,
+		FreshSince: freshSince, EnrolledFactors: enrolledFactors(opts)}
+	if user == nil {
+		req.EnrolledFactors = 0
 	}
 	d := s.cfg.Policy.Evaluate(events, req, now)
 	if d.Met {
 		return s.complete(ctx, t, sess, d)
 	}
 	authenticated := sess != nil && len(fresh(events, freshSince)) > 0
-	reachable := s.reachable(events, req, now)
-	switch {
-	case !authenticated && none:
-		return Result{}, oauth.Err(oauth.LoginRequired, "the user is not signed in")
-	case !authenticated && !t.InteractionHappened:
-		need := &LoginNeed{Missing: d.Missing, UserID: t.HintSubject}
-		if need.UserID == "" && sess != nil && !slices.Contains(t.Prompt, "select_account") {
-			need.UserID = sess.UserID // re-authentication of the signed-in user
+	if !authenticated {
+		if none {
+			return Result{}, oauth.Err(oauth.LoginRequired, "the user is not signed in")
+		}
+		need := &LoginNeed{Target: d.Missing(), Options: opts}
+		if user != nil {
+			need.UserID = user.ID
+		}
+		if sess != nil && slices.Contains(t.Prompt, "select_account") {
+			need.UserID = ""
+			need.Options, _ = s.options(ctx, nil, now)
+		}
+		if !d.Essential && len(d.Targets) > 0 && need.UserID != "" {
+			if h := s.helpful(events, req, nonEnroll(opts), now); len(h) > 0 {
+				need.Options = h
+			}
 		}
 		return Result{Login: need}, nil
-	case reachable && !t.InteractionHappened:
+	}
+	// Signed in, but the request is not met: pursue the first target the
+	// user can reach with the methods available (enrolment included when
+	// the preset allows it).
+	for _, target := range d.Targets {
+		treq := req
+		treq.ACRValues, treq.Essential = []string{target.ACR}, nil
+		h := s.helpful(fresh(events, freshSince), treq, opts, now)
+		if len(h) == 0 {
+			continue
+		}
 		if none {
 			return Result{}, oauth.Err(oauth.InteractionRequired, "the requested authentication level needs user interaction")
 		}
-		return Result{Login: &LoginNeed{Missing: d.Missing, StepUp: true, UserID: sess.UserID}}, nil
-	case d.Essential || !authenticated:
-		return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
+		return Result{Login: &LoginNeed{Target: target, StepUp: true, UserID: sess.UserID, Options: h}}, nil
 	}
-	// Voluntary acr_values that cannot be met: return the true acr.
-	best := s.cfg.Policy.Best(events, freshSince, now)
-	if !best.Met {
-		return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
-	}
-	return s.complete(ctx, t, sess, best)
-}
-
-// reachable reports whether one more authentication with a method Stepup
-// offers would meet the request.
-func (s *Service) reachable(events []authn.Event, req policy.Request, now time.Time) bool {
-	for _, proto := range s.methodPrototypes(now) {
-		evs := append(slices.Clone(events), proto)
-		if s.cfg.Policy.Evaluate(evs, req, now).Met {
-			return true
+	if !d.Essential && (t.ACRFallback || (len(d.Targets) == 0 && len(t.EssentialACR) == 0)) {
+		// The client opted out of strict acr_values, or asked for nothing
+		// known: answer truthfully with the best level reached.
+		if best := s.cfg.Policy.Best(events, freshSince, now); best.Met {
+			return s.complete(ctx, t, sess, best)
 		}
 	}
-	return false
+	s.cfg.Logger.InfoContext(ctx, "unmet authentication requirements", "client_id", t.ClientID,
+		"acr_values", t.ACRValues, "essential", t.EssentialACR)
+	return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
+}
+
+func nonEnroll(opts []Option) []Option {
+	var out []Option
+	for _, o := range opts {
+		if !o.Enroll {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // SupportedACR returns the acr values some user can reach with the methods
 // Stepup offers, weakest first: what discovery may truthfully advertise.
 func (s *Service) SupportedACR() []string {
 	now := s.cfg.Now()
-	all := s.methodPrototypes(now)
+	var all []authn.Event
+	all = append(all, PasswordEvent(now))
+	if s.cfg.TOTP != nil {
+		all = append(all, TOTPEvent(now))
+	}
+	if s.cfg.Passkeys != nil {
+		all = append(all, PasskeyEvent(now, store.Credential{BackupEligible: !s.cfg.AttestationConfigured, Attested: s.cfg.AttestationConfigured}))
+	}
+	for _, o := range s.upstreamOptions(now) {
+		all = append(all, o.protos...)
+	}
 	var out []string
 	for _, l := range s.cfg.Policy.Levels {
 		if s.cfg.Policy.Evaluate(all, policy.Request{ACRValues: []string{l.ACR}}, now).Met {
@@ -183,17 +234,6 @@ func (s *Service) SupportedACR() []string {
 		}
 	}
 	return out
-}
-
-// methodPrototypes are the events each available method would leave.
-func (s *Service) methodPrototypes(now time.Time) []authn.Event {
-	return []authn.Event{PasswordEvent(now)}
-}
-
-// PasswordEvent is the event a password login leaves.
-func PasswordEvent(now time.Time) authn.Event {
-	return authn.Event{Method: authn.MethodPassword, AMR: []string{"pwd"}, Time: now,
-		Factors: []string{authn.FactorKnowledge}}
 }
 
 func fresh(events []authn.Event, since time.Time) []authn.Event {

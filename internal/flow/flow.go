@@ -16,9 +16,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stepup-oidc/stepup/internal/authn/passkey"
+	"github.com/stepup-oidc/stepup/internal/authn/totp"
 	"github.com/stepup-oidc/stepup/internal/keys"
 	"github.com/stepup-oidc/stepup/internal/password"
 	"github.com/stepup-oidc/stepup/internal/policy"
+	"github.com/stepup-oidc/stepup/internal/seal"
 	"github.com/stepup-oidc/stepup/internal/store"
 	"github.com/stepup-oidc/stepup/internal/token"
 )
@@ -28,6 +31,8 @@ type Config struct {
 	Issuer string
 	Store  store.Store
 	Keys   *keys.Manager
+	// Sealer seals state carried by the browser (transactions, ceremonies).
+	Sealer seal.Sealer
 	Policy *policy.Policy
 	Logger *slog.Logger
 	Now    func() time.Time
@@ -42,6 +47,19 @@ type Config struct {
 
 	// Login throttling: failures allowed per account and per client IP
 	// within Window before further attempts are refused until it passes.
+	// TOTP and Passkeys are the second-factor and passkey methods; nil
+	// disables them.
+	TOTP     *totp.Method
+	Passkeys *passkey.Method
+	// AttestationConfigured is true when passkey attestation roots are
+	// configured, so device-bound attested passkeys (phrh) are reachable.
+	AttestationConfigured bool
+	// Upstreams are upstream OpenID providers offered as methods.
+	Upstreams []Upstream
+	// EnrollmentFreshness is how recently every method the user already has
+	// must have been used before a new one may be enrolled (default 5m).
+	EnrollmentFreshness time.Duration
+
 	// PasswordParams are the argon2id parameters for new hashes.
 	PasswordParams password.Params
 
@@ -71,6 +89,9 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sealer.Secret == nil {
+		cfg.Sealer = seal.Sealer{Secret: cfg.Keys.Secret, Now: cfg.Now}
+	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
 			*d = v
@@ -83,6 +104,7 @@ func New(cfg Config) (*Service, error) {
 	def(&cfg.SessionTTL, 12*time.Hour)
 	def(&cfg.TransactionTTL, 30*time.Minute)
 	def(&cfg.FailureWindow, 15*time.Minute)
+	def(&cfg.EnrollmentFreshness, 5*time.Minute)
 	if cfg.DefaultAlg == "" {
 		cfg.DefaultAlg = "ES256"
 	}

@@ -127,7 +127,7 @@ func randomNonce() string {
 func pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	if h.Get("Content-Security-Policy") == "" {
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	}
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -149,7 +149,7 @@ func (s *Server) renderForm(w http.ResponseWriter, status int, name string, data
 	if u, err := url.Parse(target); err == nil && target != "" && (u.Scheme == "http" || u.Scheme == "https") {
 		formAction += " " + u.Scheme + "://" + u.Host
 	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action "+
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")
 	s.renderRaw(w, status, name, data)
 }

@@ -84,10 +84,7 @@ func (m *Method) BeginLogin(ctx context.Context, u *User, creds []store.Credenti
 		if err := checkUser(*u); err != nil {
 			return nil, "", err
 		}
-		was, _, derr := decodeCredentials(u.ID, creds)
-		if derr != nil {
-			return nil, "", derr
-		}
+		was, _ := m.decodeCredentials(ctx, u.ID, creds)
 		if len(was) == 0 {
 			return nil, "", fmt.Errorf("%w: user has no passkey", ErrUnknownCredential)
 		}
@@ -153,6 +150,9 @@ func (m *Method) loginState(state string) (loginState, error) {
 // assertion or a cloned authenticator) is refused with ErrCounterRegression
 // and logged at Warn. A changed backup state is recorded.
 func (m *Method) FinishLogin(ctx context.Context, state string, response []byte, lookup func(ctx context.Context, userHandle []byte) (User, []store.Credential, error)) (userID string, ev authn.Event, err error) {
+	if lookup == nil {
+		return "", authn.Event{}, errors.New("passkey: FinishLogin needs a lookup function")
+	}
 	st, err := m.loginState(state)
 	if err != nil {
 		return "", authn.Event{}, err
@@ -192,10 +192,7 @@ func (m *Method) FinishLogin(ctx context.Context, state string, response []byte,
 	if u.ID != string(handle) {
 		return "", authn.Event{}, fmt.Errorf("%w: user handle names another user", ErrUnknownCredential)
 	}
-	was, stored, err := decodeCredentials(u.ID, creds)
-	if err != nil {
-		return "", authn.Event{}, err
-	}
+	was, stored := m.decodeCredentials(ctx, u.ID, creds)
 	idx := -1
 	for i := range was {
 		if bytes.Equal(was[i].ID, parsed.RawID) {

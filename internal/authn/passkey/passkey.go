@@ -47,6 +47,7 @@
 package passkey
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -258,8 +259,10 @@ func checkUser(u User) error {
 }
 
 // decodeCredentials returns the passkeys among creds that belong to userID,
-// decoded, with the store records in the same order.
-func decodeCredentials(userID string, creds []store.Credential) ([]webauthn.Credential, []store.Credential, error) {
+// decoded, with the store records in the same order. A record that does not
+// decode is logged and skipped, so that one damaged record does not lock the
+// user out of their other passkeys.
+func (m *Method) decodeCredentials(ctx context.Context, userID string, creds []store.Credential) ([]webauthn.Credential, []store.Credential) {
 	var (
 		was    []webauthn.Credential
 		stored []store.Credential
@@ -270,15 +273,17 @@ func decodeCredentials(userID string, creds []store.Credential) ([]webauthn.Cred
 		}
 		var wc webauthn.Credential
 		if err := json.Unmarshal(c.Secret, &wc); err != nil {
-			return nil, nil, fmt.Errorf("passkey: decode credential %q: %w", c.ID, err)
+			m.log.ErrorContext(ctx, "passkey: stored credential does not decode", "user_id", userID, "credential_id", c.ID, "err", err)
+			continue
 		}
 		if encodeID(wc.ID) != c.ID {
-			return nil, nil, fmt.Errorf("passkey: credential %q: stored id does not match its secret", c.ID)
+			m.log.ErrorContext(ctx, "passkey: stored credential id does not match its secret", "user_id", userID, "credential_id", c.ID)
+			continue
 		}
 		was = append(was, wc)
 		stored = append(stored, c)
 	}
-	return was, stored, nil
+	return was, stored
 }
 
 // encodeID is the store form of a credential ID: unpadded base64url.

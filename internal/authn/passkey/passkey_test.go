@@ -820,3 +820,51 @@ func TestNew(t *testing.T) {
 		})
 	}
 }
+
+func TestLoginSurvivesOtherPasskeyChanges(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, e *env, other store.Credential)
+	}{
+		{name: "other passkey deleted after BeginLogin", change: func(t *testing.T, e *env, other store.Credential) {
+			if err := e.store.DeleteCredential(context.Background(), other.ID); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "other passkey's record damaged", change: func(t *testing.T, e *env, other store.Credential) {
+			mem := e.store.(*memStore)
+			mem.mu.Lock()
+			defer mem.mu.Unlock()
+			c := mem.creds[other.ID]
+			c.Secret = []byte("{not json")
+			mem.creds[other.ID] = c
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, envOptions{store: newMemStore()})
+			alice := e.user("u-alice")
+			phone := softauthn.New(testRPID, testOrigin, syncedKey)
+			key := softauthn.New(testRPID, testOrigin, securityKey)
+			e.register(alice, phone)
+			other := e.register(alice, key)
+
+			opts, state, err := e.m.BeginLogin(ctx, &alice, e.creds(alice), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := bytes.Count(opts, []byte(`"type":"public-key"`)); n != 2 {
+				t.Fatalf("%d allowed credentials, want 2: %s", n, opts)
+			}
+			tt.change(t, e, other)
+			resp, err := phone.Get(opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := e.m.FinishLogin(ctx, state, resp, e.lookup); err != nil {
+				t.Fatalf("FinishLogin: %v", err)
+			}
+		})
+	}
+}

@@ -35,10 +35,7 @@ func (m *Method) BeginRegistration(ctx context.Context, u User, existing []store
 	if err := checkUser(u); err != nil {
 		return nil, "", err
 	}
-	creds, _, err := decodeCredentials(u.ID, existing)
-	if err != nil {
-		return nil, "", err
-	}
+	creds, _ := m.decodeCredentials(ctx, u.ID, existing)
 	exclude := webauthn.Credentials(creds).CredentialDescriptors()
 	creation, session, err := m.wa.BeginRegistration(&waUser{u: u},
 		webauthn.WithExclusions(exclude),
