@@ -36,7 +36,8 @@ type Transaction struct {
 	ACRFallback         bool      `json:"fb,omitempty"`
 	ACRValues           []string  `json:"acr,omitempty"`
 	EssentialACR        []string  `json:"eacr,omitempty"`
-	LoginHint           string    `json:"lh,omitempty"`
+	LoginHint           string    `json:"lh,omitempty"` // free text only: a username or e-mail to prefill
+	HintMethod          string    `json:"hm,omitempty"` // the method login_hint asked for (a choice value)
 	HintSubject         string    `json:"hs,omitempty"` // sub of a valid id_token_hint
 	UILocales           []string  `json:"ui,omitempty"`
 	Start               time.Time `json:"t"`
@@ -75,7 +76,10 @@ func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeR
 		ClientID: c.ID, ClientName: c.Name, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: r.Scope, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		Prompt: r.Prompt, MaxAge: r.MaxAge, ACRValues: r.ACRValues, EssentialACR: r.EssentialACR,
-		LoginHint: r.LoginHint, UILocales: r.UILocales, MinACR: c.MinACR, ACRFallback: c.ACRFallback, Start: s.cfg.Now().Truncate(time.Microsecond),
+		UILocales: r.UILocales, MinACR: c.MinACR, ACRFallback: c.ACRFallback, Start: s.cfg.Now().Truncate(time.Microsecond),
+	}
+	if err := s.applyLoginHint(ctx, t, r.LoginHint); err != nil {
+		return nil, err
 	}
 	if r.IDTokenHint != "" {
 		claims, err := token.VerifyID(ctx, s.cfg.Keys, s.cfg.Issuer, r.IDTokenHint)
@@ -85,6 +89,50 @@ func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeR
 		t.HintSubject = claims.Subject
 	}
 	return t, nil
+}
+
+// applyLoginHint reads login_hint: a username or e-mail (prefilled), an
+// acr value (pursued when the request names none), or the BankID grammar —
+// BIS (passkey), BID/BIM (an upstream with assurance "high"), with an
+// optional national identity number that pre-selects the user.
+func (s *Service) applyLoginHint(ctx context.Context, t *Transaction, hint string) *oauth.Error {
+	if hint == "" {
+		return nil
+	}
+	h, oe := oauth.ParseLoginHint(hint, func(v string) bool { _, ok := s.cfg.Policy.Lookup(v); return ok })
+	if oe != nil {
+		return oe
+	}
+	switch h.Kind {
+	case oauth.HintKindFreeText:
+		t.LoginHint = h.Username
+	case oauth.HintKindACR:
+		if len(t.ACRValues) == 0 && len(t.EssentialACR) == 0 {
+			t.ACRValues = []string{h.ACR}
+		}
+	}
+	switch h.Method {
+	case oauth.HintMethodBIS:
+		t.HintMethod = ChooseWebAuthn
+	case oauth.HintMethodBID, oauth.HintMethodBIM:
+		for _, u := range s.cfg.Upstreams {
+			if u.Assurance == "high" {
+				t.HintMethod = ChooseUpstream + u.Name
+				break
+			}
+		}
+	}
+	if h.ID != "" && t.HintSubject == "" {
+		u, err := s.cfg.Store.GetUserByNNIN(ctx, h.ID)
+		if err == nil {
+			t.HintSubject = u.ID
+		} else {
+			// Nobody may sign in for an unknown pre-selected person; the
+			// answer must not reveal whether the number is known.
+			t.HintSubject = "unknown:" + token.ID()
+		}
+	}
+	return nil
 }
 
 // Result is what the authorization needs next: a code to send back, or a
@@ -160,7 +208,7 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 		if none {
 			return Result{}, oauth.Err(oauth.LoginRequired, "the user is not signed in")
 		}
-		need := &LoginNeed{Target: d.Missing(), Options: opts}
+		need := &LoginNeed{Target: d.Missing(), Options: opts, UserID: t.HintSubject}
 		if user != nil {
 			need.UserID = user.ID
 		}
@@ -173,6 +221,7 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 				need.Options = h
 			}
 		}
+		need.Options = preferHint(need.Options, t.HintMethod)
 		return Result{Login: need}, nil
 	}
 	// Signed in, but the request is not met: pursue the first target the
@@ -188,7 +237,7 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 		if none {
 			return Result{}, oauth.Err(oauth.InteractionRequired, "the requested authentication level needs user interaction")
 		}
-		return Result{Login: &LoginNeed{Target: target, StepUp: true, UserID: sess.UserID, Options: h}}, nil
+		return Result{Login: &LoginNeed{Target: target, StepUp: true, UserID: sess.UserID, Options: preferHint(h, t.HintMethod)}}, nil
 	}
 	if !d.Essential && (t.ACRFallback || (len(d.Targets) == 0 && len(t.EssentialACR) == 0)) {
 		// The client opted out of strict acr_values, or asked for nothing
@@ -200,6 +249,17 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 	s.cfg.Logger.InfoContext(ctx, "unmet authentication requirements", "client_id", t.ClientID,
 		"acr_values", t.ACRValues, "essential", t.EssentialACR)
 	return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
+}
+
+// preferHint moves the method login_hint asked for to the front.
+func preferHint(opts []Option, choice string) []Option {
+	for i, o := range opts {
+		if o.Choice == choice && i > 0 {
+			out := append([]Option{o}, opts[:i]...)
+			return append(out, opts[i+1:]...)
+		}
+	}
+	return opts
 }
 
 func nonEnroll(opts []Option) []Option {
@@ -236,6 +296,24 @@ func (s *Service) SupportedACR() []string {
 	return out
 }
 
+// ACRSatisfies maps each supported acr value to the supported values it
+// satisfies, for discovery.
+func (s *Service) ACRSatisfies() map[string][]string {
+	supported := s.SupportedACR()
+	out := map[string][]string{}
+	for acr, sat := range s.cfg.Policy.Satisfies() {
+		if !slices.Contains(supported, acr) {
+			continue
+		}
+		for _, v := range sat {
+			if slices.Contains(supported, v) {
+				out[acr] = append(out[acr], v)
+			}
+		}
+	}
+	return out
+}
+
 func fresh(events []authn.Event, since time.Time) []authn.Event {
 	var out []authn.Event
 	for _, e := range events {
@@ -261,5 +339,15 @@ func (s *Service) complete(ctx context.Context, t *Transaction, sess *store.Sess
 	if err := s.cfg.Store.CreateCode(ctx, c); err != nil {
 		return Result{}, internal("create code", err)
 	}
+	// Usage metering: which methods satisfied which acr for which client
+	// (BankID bills by the first successful method).
+	var methods []string
+	for _, e := range sess.Events {
+		if !slices.Contains(methods, e.Method) {
+			methods = append(methods, e.Method)
+		}
+	}
+	s.cfg.Logger.InfoContext(ctx, "audit: authorization", "client_id", t.ClientID, "user", sess.UserID,
+		"acr", d.ACR, "amr", d.AMR, "methods", methods, "requested", t.ACRValues, "essential", t.EssentialACR)
 	return Result{Code: code}, nil
 }

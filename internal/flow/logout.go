@@ -89,3 +89,32 @@ func (s *Service) EndSession(ctx context.Context, sess *store.Session) error {
 	}
 	return nil
 }
+
+// UserSessions lists the sessions of the signed-in user, newest first.
+func (s *Service) UserSessions(ctx context.Context, sess *store.Session) ([]store.Session, error) {
+	all, err := s.cfg.Store.ListUserSessions(ctx, sess.UserID)
+	if err != nil {
+		return nil, internal("list sessions", err)
+	}
+	now := s.cfg.Now()
+	var live []store.Session
+	for _, x := range all {
+		if now.Before(x.ExpiresAt) {
+			live = append(live, x)
+		}
+	}
+	return live, nil
+}
+
+// EndUserSession ends one of the signed-in user's sessions by id; another
+// user's session is never touched.
+func (s *Service) EndUserSession(ctx context.Context, sess *store.Session, id string) error {
+	x, err := s.cfg.Store.GetSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && x.UserID != sess.UserID) {
+		return nil
+	}
+	if err != nil {
+		return internal("get session", err)
+	}
+	return s.EndSession(ctx, &x)
+}

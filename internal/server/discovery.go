@@ -34,7 +34,11 @@ type Discovery struct {
 	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
-	UserinfoSigningAlgValuesSupported          []string `json:"userinfo_signing_alg_values_supported,omitempty"`
+	// ACRSatisfies is Stepup's discovery extension: for each supported acr
+	// value, every acr value it satisfies (itself and the weaker values it
+	// implies). A resource server needing acr X accepts a token whose acr A
+	// has X in ACRSatisfies[A]. See docs/assurance.md.
+	ACRSatisfies map[string][]string `json:"stepup_acr_satisfies"`
 }
 
 // Metadata returns the discovery document.
@@ -64,6 +68,7 @@ func (s *Server) Metadata() Discovery {
 			"email", "email_verified", "name", "preferred_username"},
 		ClaimsParameterSupported:                   true,
 		ACRValuesSupported:                         s.cfg.Flow.SupportedACR(),
+		ACRSatisfies:                               s.cfg.Flow.ACRSatisfies(),
 		PromptValuesSupported:                      []string{"none", "login", "select_account"},
 		AuthorizationResponseISSParameterSupported: true,
 	}

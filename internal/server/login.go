@@ -197,12 +197,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func mustBe(p page) string {
-	if p.user != nil {
-		return p.user.ID
-	}
-	return ""
-}
+// mustBe is the only user who may authenticate on this page (the session's,
+// or the one named by id_token_hint or login_hint), or "" for anyone.
+func mustBe(p page) string { return p.need.UserID }
 
 func (s *Server) stepPassword(w http.ResponseWriter, r *http.Request, p page) {
 	f := r.PostForm

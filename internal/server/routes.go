@@ -22,6 +22,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /userinfo", s.userinfo)
 	m.HandleFunc("POST /introspect", s.introspect)
 	m.HandleFunc("POST /revoke", s.revoke)
+	m.HandleFunc("GET /sessions", s.sessions)
+	m.HandleFunc("POST /sessions", s.sessions)
 	m.HandleFunc("GET /logout", s.logout)
 	m.HandleFunc("POST /logout", s.logout)
 
