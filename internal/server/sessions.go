@@ -64,4 +64,3 @@ func methodsOf(x store.Session) string {
 	}
 	return strings.Join(m, ", ")
 }
-
