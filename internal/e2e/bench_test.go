@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -23,7 +25,7 @@ type inProcess struct {
 	issuer string
 }
 
-func newInProcess(b *testing.B, realHashCost bool) *inProcess {
+func newInProcess(b testing.TB, realHashCost bool) *inProcess {
 	b.Helper()
 	cfg := testConfig()
 	if realHashCost {
@@ -87,7 +89,25 @@ func (p *inProcess) login(b *testing.B, authURL string) (string, []*http.Cookie)
 	return w.Header().Get("Location"), append(cookies, w.Result().Cookies()...)
 }
 
-func (p *inProcess) redeem(b *testing.B, location, verifier string) {
+// redeemClaims redeems the code in location and returns the ID token claims.
+func (p *inProcess) redeemClaims(tb testing.TB, location *url.URL, verifier string) idClaims {
+	tb.Helper()
+	w := p.do("POST", "/token", url.Values{"grant_type": {"authorization_code"}, "code": {location.Query().Get("code")},
+		"redirect_uri": {redirectURI}, "code_verifier": {verifier}}, nil, true)
+	var res struct {
+		IDToken string `json:"id_token"`
+	}
+	if w.Code != 200 || json.Unmarshal(w.Body.Bytes(), &res) != nil {
+		tb.Fatalf("token: %d %s", w.Code, w.Body)
+	}
+	parts := strings.Split(res.IDToken, ".")
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var c idClaims
+	json.Unmarshal(payload, &c)
+	return c
+}
+
+func (p *inProcess) redeem(b testing.TB, location, verifier string) {
 	u, _ := url.Parse(location)
 	code := u.Query().Get("code")
 	if code == "" {
