@@ -159,11 +159,14 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 	case "add":
 		email := fs.String("email", "", "e-mail address")
 		name := fs.String("name", "", "full name")
+		nnin := fs.String("nnin", "", "national identity number (11 digits)")
+		phone := fs.String("phone", "", "phone number (E.164, e.g. +4712345678)")
+		birthdate := fs.String("birthdate", "", "birth date (YYYY-MM-DD)")
 		if err := fs.Parse(args); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
-			return usageErr("usage: stepup user add [--config FILE] [--email E] [--name N] USERNAME  (password on stdin)")
+			return usageErr("usage: stepup user add [--config FILE] [--email E] [--name N] [--nnin N] [--phone P] [--birthdate D] USERNAME  (password on stdin)")
 		}
 		pw, err := readPassword(env)
 		if err != nil {
@@ -176,7 +179,14 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 			}
 			now := time.Now().UTC()
 			u := store.User{ID: token.ID(), Username: strings.ToLower(fs.Arg(0)), PasswordHash: h, Email: *email,
-				Name: *name, CreatedAt: now, UpdatedAt: now}
+				Name: *name, NNIN: *nnin, Phone: *phone, Birthdate: *birthdate, CreatedAt: now, UpdatedAt: now}
+			// The same rules as the configuration file's users entries.
+			check := config.User{Username: u.Username, Password: pw, Email: u.Email, NNIN: u.NNIN, Phone: u.Phone, Birthdate: u.Birthdate}
+			probe := config.Default()
+			probe.Users = []config.User{check}
+			if err := probe.Validate(); err != nil {
+				return err
+			}
 			if err := st.CreateUser(ctx, u); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return fmt.Errorf("user %q already exists", fs.Arg(0))

@@ -137,6 +137,12 @@ func (u User) redacted() User {
 	if u.Password != "" {
 		u.Password = Redacted
 	}
+	if u.TOTPSecret != "" {
+		u.TOTPSecret = Redacted
+	}
+	if u.NNIN != "" {
+		u.NNIN = Redacted // personal data
+	}
 	return u
 }
 

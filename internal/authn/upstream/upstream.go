@@ -81,9 +81,10 @@ var (
 	// ErrTokenInvalid means the ID token is missing or does not verify
 	// (signature, issuer, audience, azp, expiry, nonce, subject).
 	ErrTokenInvalid = errors.New("upstream: invalid id token")
-	// ErrUnavailable means the upstream could not be reached or answered
-	// discovery or the token request with an error.
-	ErrUnavailable = errors.New("upstream: provider unavailable")
+	// ErrProvider means a request to the upstream failed: discovery, or the
+	// token request (unreachable, or an error answer such as invalid_grant
+	// for a code already used).
+	ErrProvider = errors.New("upstream: provider request failed")
 	// ErrNotLinked means the upstream subject is linked to no local user
 	// and no link could be created.
 	ErrNotLinked = errors.New("upstream: account not linked")
@@ -94,9 +95,9 @@ var (
 	ErrUserDisabled = errors.New("upstream: user disabled")
 )
 
-// DeniedError is the upstream's error response. Code is the error code,
-// reduced to the characters RFC 6749 allows and at most 64 of them; the
-// error_description is never kept.
+// DeniedError is the upstream's error response. Code is the error code
+// reduced to letters, digits, '_', '-' and '.' (at most 64 of them), safe
+// to log; the error_description is never kept.
 type DeniedError struct {
 	Code string
 }
@@ -298,18 +299,18 @@ func (m *Method) discover(ctx context.Context) (*discovery, error) {
 	}
 	p, err := oidc.NewProvider(m.clientContext(ctx), m.cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: discovery: %w", ErrUnavailable, m.cfg.Name, err)
+		return nil, fmt.Errorf("%w: %s: discovery: %w", ErrProvider, m.cfg.Name, err)
 	}
 	var meta struct {
 		IssParam  bool     `json:"authorization_response_iss_parameter_supported"`
 		TokenAuth []string `json:"token_endpoint_auth_methods_supported"`
 	}
 	if err := p.Claims(&meta); err != nil {
-		return nil, fmt.Errorf("%w: %s: discovery: %w", ErrUnavailable, m.cfg.Name, err)
+		return nil, fmt.Errorf("%w: %s: discovery: %w", ErrProvider, m.cfg.Name, err)
 	}
 	ep := p.Endpoint()
 	if ep.AuthURL == "" || ep.TokenURL == "" {
-		return nil, fmt.Errorf("%w: %s: discovery: missing authorization or token endpoint", ErrUnavailable, m.cfg.Name)
+		return nil, fmt.Errorf("%w: %s: discovery: missing authorization or token endpoint", ErrProvider, m.cfg.Name)
 	}
 	ep.AuthStyle = authStyle(m.cfg.ClientSecret, meta.TokenAuth)
 	d = &discovery{
