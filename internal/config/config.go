@@ -71,12 +71,44 @@ type Config struct {
 	PasswordHash PasswordHash `yaml:"password_hash"`
 	Log          Log          `yaml:"log"`
 	ACR          ACR          `yaml:"acr"`
+	Passkeys     Passkeys     `yaml:"passkeys"`
+	Upstreams    []Upstream   `yaml:"upstreams,omitempty"`
+}
+
+// Passkeys configures WebAuthn.
+type Passkeys struct {
+	// AttestationRoots are paths of PEM files with the root certificates
+	// trusted for passkey attestation (needed for phrh).
+	AttestationRoots []string `yaml:"attestation_roots,omitempty"`
+}
+
+// Upstream is an upstream OpenID provider offered as a method.
+type Upstream struct {
+	Name         string   `yaml:"name"`
+	DisplayName  string   `yaml:"display_name,omitempty"`
+	Issuer       string   `yaml:"issuer"`
+	ClientID     string   `yaml:"client_id"`
+	ClientSecret string   `yaml:"client_secret,omitempty"`
+	Scopes       []string `yaml:"scopes,omitempty"`
+	// ACRValues are forwarded to the upstream; nothing else ever is.
+	ACRValues []string `yaml:"acr_values,omitempty"`
+	// Assurance labels its authentications (e.g. "high" for BankID High).
+	Assurance string `yaml:"assurance,omitempty"`
+	// Factors proved by an authentication there (default knowledge, possession).
+	Factors []string `yaml:"factors,omitempty"`
+	// AMR recorded locally (default: the upstream's amr).
+	AMR []string `yaml:"amr,omitempty"`
+	// LinkClaim links upstream accounts to local users on first use: "nnin".
+	LinkClaim string `yaml:"link_claim,omitempty"`
 }
 
 // ACR selects the acr policy: the vocabulary of assurance levels.
 type ACR struct {
-	// Preset names a built-in vocabulary: okta (default) or eidas.
+	// Preset names a built-in vocabulary: okta (default), bankid or eidas.
 	Preset string `yaml:"preset"`
+	// EnrollmentFreshness is how recently every method a user has must have
+	// been used before a new one may be enrolled during a step-up.
+	EnrollmentFreshness Duration `yaml:"enrollment_freshness"`
 }
 
 // Client is one statically registered OAuth 2.0 / OpenID Connect client.
@@ -211,7 +243,7 @@ func Default() *Config {
 			MemoryKiB: p.MemoryKiB, Iterations: p.Iterations, Parallelism: p.Parallelism,
 		},
 		Log: Log{Level: LogLevelInfo, Format: LogFormatText},
-		ACR: ACR{Preset: "okta"},
+		ACR: ACR{Preset: "okta", EnrollmentFreshness: Duration(5 * time.Minute)},
 	}
 }
 
@@ -230,6 +262,7 @@ func (c *Config) Defaults() {
 	setZero(&c.Listen, d.Listen)
 	setZero(&c.Storage, d.Storage)
 	setZero(&c.ACR.Preset, d.ACR.Preset)
+	setZero(&c.ACR.EnrollmentFreshness, d.ACR.EnrollmentFreshness)
 
 	setZero(&c.Tokens.AccessTokenTTL, d.Tokens.AccessTokenTTL)
 	setZero(&c.Tokens.IDTokenTTL, d.Tokens.IDTokenTTL)

@@ -570,7 +570,7 @@ func TestLoadFromPath(t *testing.T) {
 func TestEnvVars(t *testing.T) {
 	t.Run("every_key_has_its_documented_variable", func(t *testing.T) {
 		want := []string{
-			"STEPUP_ACR_PRESET", "STEPUP_CLIENTS",
+			"STEPUP_ACR_ENROLLMENT_FRESHNESS", "STEPUP_ACR_PRESET", "STEPUP_CLIENTS",
 			"STEPUP_ISSUER",
 			"STEPUP_KEYS_ALGORITHM",
 			"STEPUP_KEYS_OVERLAP",
@@ -580,7 +580,7 @@ func TestEnvVars(t *testing.T) {
 			"STEPUP_LOGIN_MAX_FAILURES_PER_IP",
 			"STEPUP_LOGIN_WINDOW",
 			"STEPUP_LOG_FORMAT",
-			"STEPUP_LOG_LEVEL",
+			"STEPUP_LOG_LEVEL", "STEPUP_PASSKEYS_ATTESTATION_ROOTS",
 			"STEPUP_PASSWORD_HASH_ITERATIONS",
 			"STEPUP_PASSWORD_HASH_MEMORY_KIB",
 			"STEPUP_PASSWORD_HASH_PARALLELISM",
@@ -590,7 +590,7 @@ func TestEnvVars(t *testing.T) {
 			"STEPUP_TOKENS_ACCESS_TOKEN_TTL",
 			"STEPUP_TOKENS_CODE_TTL",
 			"STEPUP_TOKENS_ID_TOKEN_TTL",
-			"STEPUP_TOKENS_REFRESH_TOKEN_TTL",
+			"STEPUP_TOKENS_REFRESH_TOKEN_TTL", "STEPUP_UPSTREAMS",
 			"STEPUP_USERS",
 		}
 		if got := EnvVars(); !reflect.DeepEqual(got, want) {

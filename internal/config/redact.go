@@ -86,7 +86,14 @@ func (c Config) redacted() Config {
 	for i, u := range c.Users {
 		users[i] = u.redacted()
 	}
-	c.Clients, c.Users = clients, users
+	ups := make([]Upstream, len(c.Upstreams))
+	for i, u := range c.Upstreams {
+		if u.ClientSecret != "" {
+			u.ClientSecret = Redacted
+		}
+		ups[i] = u
+	}
+	c.Clients, c.Users, c.Upstreams = clients, users, ups
 	return c
 }
 

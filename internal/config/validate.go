@@ -41,6 +41,13 @@ func (c *Config) validate(where func(string) string) error {
 	v.listen(c.Listen)
 	v.storage(c.Storage)
 	v.oneOf("acr.preset", c.ACR.Preset, policy.PresetNames()...)
+	v.positive("acr.enrollment_freshness", c.ACR.EnrollmentFreshness)
+	for i, path := range c.Passkeys.AttestationRoots {
+		if path == "" {
+			v.add("passkeys.attestation_roots["+strconv.Itoa(i)+"]", "must be a file path")
+		}
+	}
+	v.upstreams(c.Upstreams)
 	v.clients(c)
 	v.users(c.Users)
 
@@ -249,6 +256,33 @@ func (v *validator) users(users []User) {
 		if u.Email != "" {
 			if a, err := mail.ParseAddress(u.Email); err != nil || a.Name != "" || a.Address != u.Email {
 				v.add(p+".email", "%q must be a plain email address such as alice@example.com", u.Email)
+			}
+		}
+	}
+}
+
+func (v *validator) upstreams(ups []Upstream) {
+	names := map[string]bool{}
+	for i, u := range ups {
+		p := "upstreams[" + strconv.Itoa(i) + "]"
+		if u.Name == "" || strings.Trim(u.Name, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+			v.add(p+".name", "must be lower-case letters, digits and dashes")
+		} else if names[u.Name] {
+			v.add(p+".name", "%q is already the name of another upstream", u.Name)
+		}
+		names[u.Name] = true
+		if pu, err := url.Parse(u.Issuer); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			v.add(p+".issuer", "must be an http(s) URL")
+		}
+		if u.ClientID == "" {
+			v.add(p+".client_id", "must not be empty")
+		}
+		if u.LinkClaim != "" && u.LinkClaim != "nnin" {
+			v.add(p+".link_claim", "%q is not supported (only nnin)", u.LinkClaim)
+		}
+		for _, f := range u.Factors {
+			if f != "knowledge" && f != "possession" && f != "inherence" {
+				v.add(p+".factors", "%q must be knowledge, possession or inherence", f)
 			}
 		}
 	}
