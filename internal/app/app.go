@@ -12,11 +12,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/stepup-oidc/stepup/internal/authn/passkey"
 	"github.com/stepup-oidc/stepup/internal/authn/totp"
+	"github.com/stepup-oidc/stepup/internal/authn/upstream"
 	"github.com/stepup-oidc/stepup/internal/config"
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/keys"
@@ -82,9 +84,17 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	}
 	// WebAuthn relying party IDs are domains: browsers refuse passkeys on
 	// an IP-address issuer such as the default http://127.0.0.1:8080.
+	var roots [][]byte
+	for _, path := range cfg.Passkeys.AttestationRoots {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("app: passkeys.attestation_roots: %w", err)
+		}
+		roots = append(roots, b)
+	}
 	var pk *passkey.Method
 	if net.ParseIP(iss.Hostname()) == nil {
-		pk, err = passkey.New(passkey.Config{RPID: iss.Hostname(), RPDisplayName: "Stepup",
+		pk, err = passkey.New(passkey.Config{RPID: iss.Hostname(), RPDisplayName: "Stepup", AttestationRoots: roots,
 			RPOrigins: []string{iss.Scheme + "://" + iss.Host}, Store: st, Now: now, Logger: log,
 			Seal:   func(purpose string, v any) (string, error) { return sealer.Seal(purpose, v, 5*time.Minute) },
 			Unseal: sealer.Open})
@@ -95,9 +105,25 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		log.Info("passkeys are off: the issuer's host is an IP address; use a domain such as localhost to enable them",
 			"issuer", cfg.Issuer)
 	}
+	var ups []flow.Upstream
+	var targets []string
+	for _, u := range cfg.Upstreams {
+		m, err := upstream.New(upstream.Config{Name: u.Name, DisplayName: u.DisplayName, Issuer: u.Issuer,
+			ClientID: u.ClientID, ClientSecret: u.ClientSecret, RedirectURI: cfg.Issuer + "/upstream/callback",
+			Scopes: u.Scopes, ACRValues: u.ACRValues, Assurance: u.Assurance, Factors: u.Factors, AMR: u.AMR,
+			LinkClaim: u.LinkClaim, Sealer: sealer, Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("app: upstream %s: %w", u.Name, err)
+		}
+		ups = append(ups, flow.Upstream{Name: u.Name, DisplayName: m.DisplayName(), Assurance: u.Assurance,
+			Factors: u.Factors, AMR: u.AMR, Method: m})
+		targets = append(targets, u.Issuer)
+	}
 	fl, err := flow.New(flow.Config{
-		Issuer: cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
-		TOTP: tm, Passkeys: pk,
+		Upstreams: ups,
+		Issuer:    cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
+		TOTP: tm, Passkeys: pk, AttestationConfigured: pk != nil && len(roots) > 0,
+		EnrollmentFreshness:   cfg.ACR.EnrollmentFreshness.Duration(),
 		DefaultAlg:            cfg.Keys.Algorithm,
 		CodeTTL:               cfg.Tokens.CodeTTL.Duration(),
 		AccessTokenTTL:        cfg.Tokens.AccessTokenTTL.Duration(),
@@ -113,7 +139,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		return nil, err
 	}
 	srv, err := server.New(server.Config{Issuer: cfg.Issuer, Flow: fl, Keys: km, Store: st, Logger: log,
-		SessionCookie: cfg.Session.CookieName})
+		SessionCookie: cfg.Session.CookieName, FormTargets: targets})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +162,7 @@ func (a *App) SeedStatic(ctx context.Context) error {
 			GrantTypes: c.GrantTypes, TokenEndpointAuthMethod: c.TokenEndpointAuthMethod,
 			IDTokenSignedResponseAlg: c.IDTokenSignedResponseAlg, AccessTokenTTL: c.AccessTokenTTL.Duration(),
 			IDTokenTTL: c.IDTokenTTL.Duration(), RefreshTokenTTL: c.RefreshTokenTTL.Duration(),
-			MinACR: c.MinACR, ACRFallback: c.ACRFallback == "best",
+			MinACR: c.MinACR, ACRFallback: c.ACRFallback == "best", AllowNNIN: c.AllowNNIN,
 			Static: true, CreatedAt: now, UpdatedAt: now,
 		}
 		if c.Secret != "" {

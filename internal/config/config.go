@@ -131,6 +131,9 @@ type Client struct {
 	// ACRFallback "best" answers an unmeetable voluntary acr_values request
 	// with the best level reached; "error" (default) fails it.
 	ACRFallback string `yaml:"acr_fallback,omitempty"`
+	// AllowNNIN lets the client receive the national identity number (the
+	// nnin claim, with scope nnin): personal data, off by default.
+	AllowNNIN bool `yaml:"allow_nnin,omitempty"`
 }
 
 // Public reports whether c has no secret (and so must use PKCE).

@@ -82,14 +82,21 @@ func testConfig() *config.Config {
 // start runs a provider on st with cfg (nil: testConfig) until the test ends.
 func start(t *testing.T, st store.Store, cfg *config.Config) *provider {
 	t.Helper()
-	if cfg == nil {
-		cfg = testConfig()
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Issuer = "http://" + ln.Addr().String()
+	return startOn(t, ln, "http://"+ln.Addr().String(), st, cfg)
+}
+
+// startOn runs a provider on a listener with the given issuer (a localhost
+// issuer turns passkeys on).
+func startOn(t *testing.T, ln net.Listener, issuer string, st store.Store, cfg *config.Config) *provider {
+	t.Helper()
+	if cfg == nil {
+		cfg = testConfig()
+	}
+	cfg.Issuer = issuer
 	cfg.Listen = ln.Addr().String()
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {

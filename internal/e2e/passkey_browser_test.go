@@ -14,6 +14,7 @@ import (
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"golang.org/x/oauth2"
@@ -31,6 +32,9 @@ import (
 // http://localhost as a secure context.
 
 var (
+	// anyUsernameField matches the username field with or without the
+	// passkey autofill token ("username webauthn").
+	anyUsernameField    = chromedp.CSS(`input[autocomplete~="username"]`)
 	passkeyButton       = chromedp.CSS(`button[name="method"][value="webauthn"]`)
 	enrollPasskeyButton = chromedp.CSS(`button[name="method"][value="enroll:webauthn"]`)
 )
@@ -134,6 +138,33 @@ func clearCookies(tb *tab) {
 	}))
 }
 
+// in returns the tab for use in the subtest t.
+func (b *tab) in(t *testing.T) *tab {
+	nb := *b
+	nb.t = t
+	return &nb
+}
+
+// withoutPasskeyAutofill makes the tab a browser without passkey autofill
+// (conditional mediation) until t ends: pages that offer it find it
+// unavailable.
+func withoutPasskeyAutofill(tb *tab) {
+	tb.t.Helper()
+	res := mustRun(tb, chromedp.Action[cdppage.AddScriptToEvaluateOnNewDocumentResult](
+		func(ctx context.Context, tg *chromedp.Target) (cdppage.AddScriptToEvaluateOnNewDocumentResult, error) {
+			return cdp.Call(ctx, tg, cdppage.AddScriptToEvaluateOnNewDocument, cdppage.AddScriptToEvaluateOnNewDocumentParams{
+				Source: `if (window.PublicKeyCredential) PublicKeyCredential.isConditionalMediationAvailable = () => Promise.resolve(false);`,
+			})
+		}))
+	tb.t.Cleanup(func() {
+		tabRun(tb, chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			_, err := cdp.Call(ctx, tg, cdppage.RemoveScriptToEvaluateOnNewDocument,
+				cdppage.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: res.Identifier})
+			return err
+		}))
+	})
+}
+
 // methodChoices lists the values of the method buttons on the page.
 func methodChoices(tb *tab) []string {
 	tb.t.Helper()
@@ -217,13 +248,36 @@ func wantPasskeyACR(t *testing.T, c idClaims) {
 	}
 }
 
+// openPasskeyLogin navigates to the authorization URL and waits for the
+// first login page, whose username field may offer passkeys.
+func openPasskeyLogin(tb *tab, p *provider, a authRequest) {
+	tb.t.Helper()
+	tb.do(chromedp.Navigate(a.URL), chromedp.WaitVisible(anyUsernameField), chromedp.WaitVisible(passwordField))
+	if loc := tb.location(); !strings.HasPrefix(loc, p.URL+"/login?") {
+		tb.t.Fatalf("authorization led to %s, want the login page", loc)
+	}
+}
+
+// typePassword fills the first login page and presses "Sign in".
+func typePassword(tb *tab, user, password string) {
+	tb.t.Helper()
+	tb.need(anyUsernameField, "a username field")
+	tb.need(passwordField, "a password field")
+	tb.need(loginButton, "a Sign in button")
+	tb.do(
+		chromedp.Clear(anyUsernameField), chromedp.SendKeys(anyUsernameField, user),
+		chromedp.Clear(passwordField), chromedp.SendKeys(passwordField, password),
+		chromedp.Click(loginButton),
+	)
+}
+
 // passwordSignIn signs alice in with her password in tb and returns the ID
 // token's claims.
 func passwordSignIn(tb *tab, p *provider, cb *relyingParty, r *rp) idClaims {
 	tb.t.Helper()
 	a := newAuthRequest(r)
-	openLogin(tb, p, a)
-	typeCredentials(tb, "alice", "alice-password")
+	openPasskeyLogin(tb, p, a)
+	typePassword(tb, "alice", "alice-password")
 	return redeemClaims(tb.t, r, a, wantAuthzResponse(tb.t, p, a, cb.await(tb), http.MethodGet))
 }
 
@@ -265,12 +319,13 @@ func TestBrowserStepUpToPhrAsksOnlyForPasskey(t *testing.T) {
 	auth := addAuthenticator(tb, false)
 	r := browserClient(t, p, relying, confidentialID, confidentialSecret)
 
+	// A password alone: the strongest level it reaches for a user whose
+	// only enrolled method is the password is 2fa:any:ifpossible
+	// (docs/assurance.md).
 	first := passwordSignIn(tb, p, relying, r)
-	if !strings.Contains(first.ACR, "1fa") {
-		t.Errorf("a password sign-in gave acr %q, want a 1fa level", first.ACR)
-	}
-	if slices.Contains(first.AMR, "mfa") {
-		t.Errorf("a password sign-in gave amr %v", first.AMR)
+	if !slices.Contains([]string{"urn:okta:loa:1fa:any", "urn:okta:loa:1fa:pwd", "urn:okta:loa:2fa:any:ifpossible"}, first.ACR) ||
+		!slices.Equal(first.AMR, []string{"pwd"}) {
+		t.Errorf("a password sign-in gave acr %q amr %v, want a one-factor level with amr [pwd]", first.ACR, first.AMR)
 	}
 
 	enrolled := enrollPasskeyDuringStepUp(tb, p, relying, r, auth)
@@ -322,7 +377,7 @@ func TestBrowserPasskeyEnrollmentRefusedForStaleSession(t *testing.T) {
 	if status != http.StatusForbidden {
 		t.Errorf("enrolment in a stale session answered %d, want 403", status)
 	}
-	tb.need(alertBox, "an error message")
+	tb.need(alertBox, "error message")
 	if msg := mustRun(tb, chromedp.Text(alertBox)); !strings.Contains(msg, "confirm it is you with the methods you already have") {
 		t.Errorf("the refusal says %q", msg)
 	}
@@ -333,7 +388,7 @@ func TestBrowserPasskeyEnrollmentRefusedForStaleSession(t *testing.T) {
 
 	// The page offers the password; entering it again lets enrolment
 	// proceed.
-	tb.need(passwordField, "a password field to confirm with")
+	tb.need(passwordField, "password field to confirm with")
 	tb.do(chromedp.SendKeys(passwordField, "alice-password"))
 	press(tb, chromedp.CSS(`button[name="method"][value="password"]`), "a password button")
 	tb.do(chromedp.WaitVisible(enrollPasskeyButton))
@@ -355,28 +410,54 @@ func TestBrowserPasskeyEnrollmentRefusedForStaleSession(t *testing.T) {
 
 func TestBrowserUsernameLessPasskeyLogin(t *testing.T) {
 	p, relying := startPasskeyProvider(t)
-	tb := newChrome(t)
-	auth := addAuthenticator(tb, false)
+	chrome := newChrome(t)
+	auth := addAuthenticator(chrome, false)
 	r := browserClient(t, p, relying, confidentialID, confidentialSecret)
-	alice := passwordSignIn(tb, p, relying, r)
-	enrollPasskeyDuringStepUp(tb, p, relying, r, auth)
+	alice := passwordSignIn(chrome, p, relying, r)
+	enrollPasskeyDuringStepUp(chrome, p, relying, r, auth)
 
-	// The session ends; the passkey stays in the authenticator.
-	clearCookies(tb)
-	a := newAuthRequest(r)
-	tb.do(chromedp.Navigate(a.URL), chromedp.WaitVisible(passkeyButton))
-	if loc := tb.location(); !strings.HasPrefix(loc, p.URL+"/login?") {
-		t.Fatalf("authorization without a session led to %s, want the login page", loc)
+	// The virtual authenticator belongs to the tab, so the cases share it;
+	// each starts without a session (the passkey stays).
+	tests := []struct {
+		name string
+		// autofill: the browser completes the passkey autofill
+		// (conditional mediation) that the first login page starts; the
+		// virtual authenticator picks the credential at once, as a person
+		// choosing it in the username field's suggestions would. Otherwise
+		// the browser has no passkey autofill and the person presses the
+		// "Passkey" button.
+		autofill bool
+	}{
+		{"passkey_button", false},
+		{"passkey_autofill", true},
 	}
-	tb.need(chromedp.CSS(`input[autocomplete="username webauthn"]`), "a username field with passkey autofill")
-	tb.need(passwordField, "a password field")
-	press(tb, passkeyButton, "a Passkey button")
-	c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet))
-	if c.Sub != alice.Sub {
-		t.Fatalf("username-less passkey sign-in gave sub %q, want alice's %q", c.Sub, alice.Sub)
-	}
-	if !slices.Contains(c.AMR, "mfa") {
-		t.Errorf("passkey sign-in gave amr %v, want mfa", c.AMR)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := chrome.in(t)
+			clearCookies(tb)
+			if !tt.autofill {
+				withoutPasskeyAutofill(tb)
+			}
+			a := newAuthRequest(r)
+			if tt.autofill {
+				tb.do(chromedp.Navigate(a.URL))
+			} else {
+				tb.do(chromedp.Navigate(a.URL), chromedp.WaitVisible(passkeyButton))
+				if loc := tb.location(); !strings.HasPrefix(loc, p.URL+"/login?") {
+					t.Fatalf("authorization without a session led to %s, want the login page", loc)
+				}
+				tb.need(chromedp.CSS(`input[autocomplete="username webauthn"]`), "a username field with passkey autofill")
+				tb.need(passwordField, "a password field")
+				press(tb, passkeyButton, "a Passkey button")
+			}
+			c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet))
+			if c.Sub != alice.Sub {
+				t.Fatalf("username-less passkey sign-in gave sub %q, want alice's %q", c.Sub, alice.Sub)
+			}
+			if !slices.Contains(c.AMR, "mfa") || !slices.Contains(c.AMR, "swk") && !slices.Contains(c.AMR, "hwk") {
+				t.Errorf("passkey sign-in gave amr %v, want swk or hwk, and mfa", c.AMR)
+			}
+		})
 	}
 }
 
@@ -385,8 +466,8 @@ func TestBrowserUnmetWhenNothingCanSatisfy(t *testing.T) {
 	tb := newChrome(t)
 	r := browserClient(t, p, relying, confidentialID, confidentialSecret)
 	a := newAuthRequest(r, oauth2.SetAuthURLParam("claims", `{"id_token":{"acr":{"essential":true,"values":["phrh"]}}}`))
-	openLogin(tb, p, a)
-	typeCredentials(tb, "alice", "alice-password")
+	openPasskeyLogin(tb, p, a)
+	typePassword(tb, "alice", "alice-password")
 	v := wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet)
 	if v.Get("error") != "unmet_authentication_requirements" || v.Get("code") != "" {
 		t.Fatalf("an essential phrh without attestation roots gave %v, want error=unmet_authentication_requirements", v)

@@ -190,6 +190,9 @@ func (s *Service) mint(ctx context.Context, c store.Client, g store.Grant, nonce
 			AZP: c.ID, SID: g.SessionID,
 		}
 		profileClaims(&id, u, strings.Fields(g.Scope))
+		if c.AllowNNIN && slices.Contains(strings.Fields(g.Scope), "nnin") {
+			id.NNIN = u.NNIN
+		}
 		if res.IDToken, err = token.SignID(ctx, s.cfg.Keys, alg, id); err != nil {
 			return nil, internal("sign id token", err)
 		}

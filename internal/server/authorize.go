@@ -11,8 +11,6 @@ import (
 	"github.com/stepup-oidc/stepup/internal/store"
 )
 
-const csrfCookie = "stepup_csrf"
-
 // authorize is the authorization endpoint (GET and POST).
 func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	var v url.Values
@@ -84,18 +82,22 @@ func (s *Server) session(r *http.Request) (*store.Session, error) {
 	return s.cfg.Flow.Session(r.Context(), c.Value)
 }
 
+// csrfCookie is named after the session cookie (stepup_session_csrf), so
+// two providers on one host keep apart.
+func (s *Server) csrfCookie() string { return s.cfg.SessionCookie + "_csrf" }
+
 // csrf returns the browser's CSRF cookie value, setting one if missing.
 func (s *Server) csrf(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+	if c, err := r.Cookie(s.csrfCookie()); err == nil && len(c.Value) >= 32 {
 		return c.Value
 	}
 	v := randomNonce() + randomNonce()
-	http.SetCookie(w, s.cookie(csrfCookie, v, 0))
+	http.SetCookie(w, s.cookie(s.csrfCookie(), v, 0))
 	return v
 }
 
 func (s *Server) checkCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
+	c, err := r.Cookie(s.csrfCookie())
 	if err != nil {
 		return false
 	}

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/stepup-oidc/stepup/internal/authn"
+	"github.com/stepup-oidc/stepup/internal/authn/upstream"
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/oauth"
 	"github.com/stepup-oidc/stepup/internal/store"
@@ -24,14 +25,71 @@ var methodLabels = map[string]string{
 	flow.ChooseEnrollPasskey: "Create a passkey",
 }
 
-func labelOf(choice string) string {
+func labelOf(choice string, display func(string) string) string {
 	if l, ok := methodLabels[choice]; ok {
 		return l
 	}
 	if name, ok := strings.CutPrefix(choice, flow.ChooseUpstream); ok {
-		return "Continue with " + name
+		return "Continue with " + display(name)
 	}
 	return choice
+}
+
+// stepUpstream sends the browser to the upstream provider.
+func (s *Server) stepUpstream(w http.ResponseWriter, r *http.Request, p page, name string) {
+	to, err := s.cfg.Flow.BeginUpstream(r.Context(), name, p.sealed, s.browserBinding(r))
+	if err != nil {
+		s.redirectError(w, r, p.to(), err)
+		return
+	}
+	http.Redirect(w, r, to, http.StatusSeeOther)
+}
+
+// browserBinding ties an upstream round trip to this browser's CSRF cookie.
+func (s *Server) browserBinding(r *http.Request) string {
+	c, err := r.Cookie(s.csrfCookie())
+	if err != nil {
+		return ""
+	}
+	return s.cfg.Flow.CSRFToken(c.Value)
+}
+
+// upstreamCallback resumes the login after the upstream provider.
+func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
+	binding := s.browserBinding(r)
+	sealed, res, ferr := s.cfg.Flow.FinishUpstream(r.Context(), r.URL.Query(), binding)
+	if sealed == "" || binding == "" {
+		s.renderError(w, r, http.StatusBadRequest, errFormExpired)
+		return
+	}
+	p, done := s.loadStep(w, r, sealed)
+	if done {
+		return
+	}
+	name := strings.TrimPrefix(upstreamChoice(r), flow.ChooseUpstream)
+	switch {
+	case errors.Is(ferr, flow.ErrUpstreamDenied):
+		s.showStep(w, r, http.StatusUnauthorized, p, "The sign-in at "+s.cfg.Flow.UpstreamName(name)+" was cancelled.")
+		return
+	case ferr != nil:
+		s.showStep(w, r, http.StatusBadGateway, p, "The sign-in at "+s.cfg.Flow.UpstreamName(name)+" failed. Try again or choose another method.")
+		return
+	}
+	u, err := s.cfg.Flow.LinkUpstream(r.Context(), res, name, mustBe(p))
+	switch {
+	case errors.Is(err, flow.ErrWrongUser):
+		s.showStep(w, r, http.StatusForbidden, p, "That identity belongs to another account.")
+	case errors.Is(err, flow.ErrNotLinked):
+		s.showStep(w, r, http.StatusForbidden, p, "No account here is linked to that identity.")
+	case err != nil:
+		s.redirectError(w, r, p.to(), err)
+	default:
+		s.record(w, r, p, u, res.Event)
+	}
+}
+
+func upstreamChoice(r *http.Request) string {
+	return flow.ChooseUpstream + upstream.NameFromState(r.URL.Query().Get("state"))
 }
 
 type choice struct{ Value, Label string }
@@ -129,7 +187,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p 
 			data["Password"] = true
 			continue
 		}
-		others = append(others, choice{o.Choice, labelOf(o.Choice)})
+		others = append(others, choice{o.Choice, labelOf(o.Choice, s.cfg.Flow.UpstreamName)})
 	}
 	data["Others"] = others
 	if p.user == nil && p.offers(flow.ChooseWebAuthn) {
@@ -193,6 +251,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	case flow.ChooseEnrollPasskey:
 		s.stepEnrollPasskey(w, r, p)
 	default:
+		if name, ok := strings.CutPrefix(method, flow.ChooseUpstream); ok {
+			s.stepUpstream(w, r, p, name)
+			return
+		}
 		s.showStep(w, r, http.StatusBadRequest, p, "This method is not available here.")
 	}
 }

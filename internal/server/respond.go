@@ -146,8 +146,10 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, data map
 // form-action directive to the redirects after a submission too.
 func (s *Server) renderForm(w http.ResponseWriter, status int, name string, data map[string]any, target string) {
 	formAction := "'self'"
-	if u, err := url.Parse(target); err == nil && target != "" && (u.Scheme == "http" || u.Scheme == "https") {
-		formAction += " " + u.Scheme + "://" + u.Host
+	for _, t := range append([]string{target}, s.cfg.FormTargets...) {
+		if u, err := url.Parse(t); err == nil && t != "" && (u.Scheme == "http" || u.Scheme == "https") {
+			formAction += " " + u.Scheme + "://" + u.Host
+		}
 	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action "+
 		formAction+"; frame-ancestors 'none'; base-uri 'none'")

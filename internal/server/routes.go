@@ -16,6 +16,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /authorize", s.authorize)
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
+	m.HandleFunc("GET /upstream/callback", s.upstreamCallback)
 
 	m.HandleFunc("POST /token", s.token)
 	m.HandleFunc("GET /userinfo", s.userinfo)

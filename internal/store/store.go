@@ -59,9 +59,11 @@ type Client struct {
 	// ACRFallback, when true, answers an unmeetable voluntary acr_values
 	// request with the best level reached instead of an error.
 	ACRFallback bool
-	Static      bool // declared in the configuration file
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// AllowNNIN lets the client receive the nnin claim (scope nnin).
+	AllowNNIN bool
+	Static    bool // declared in the configuration file
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Clients stores OAuth clients.

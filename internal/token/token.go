@@ -45,6 +45,8 @@ type IDClaims struct {
 	EmailVerified *bool  `json:"email_verified,omitempty"`
 	Name          string `json:"name,omitempty"`
 	Username      string `json:"preferred_username,omitempty"`
+	// NNIN is the national identity number, for clients allowed the nnin scope.
+	NNIN string `json:"nnin,omitempty"`
 }
 
 // AccessClaims are the claims of an RFC 9068 JWT access token.

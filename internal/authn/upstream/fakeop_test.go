@@ -105,16 +105,16 @@ func (op *fakeOP) discovery(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
-		"issuer":                                op.issuer(),
-		"authorization_endpoint":                op.issuer() + "/authorize",
-		"token_endpoint":                        op.issuer() + "/token",
-		"jwks_uri":                              op.issuer() + "/jwks",
-		"response_types_supported":              []string{"code"},
-		"subject_types_supported":               []string{"pairwise"},
-		"id_token_signing_alg_values_supported": []string{"ES256"},
-		"token_endpoint_auth_methods_supported": []string{"client_secret_basic"},
-		"code_challenge_methods_supported":      []string{"S256"},
-		"acr_values_supported":                  []string{testACR, "urn:bankid:substantial"},
+		"issuer":                                         op.issuer(),
+		"authorization_endpoint":                         op.issuer() + "/authorize",
+		"token_endpoint":                                 op.issuer() + "/token",
+		"jwks_uri":                                       op.issuer() + "/jwks",
+		"response_types_supported":                       []string{"code"},
+		"subject_types_supported":                        []string{"pairwise"},
+		"id_token_signing_alg_values_supported":          []string{"ES256"},
+		"token_endpoint_auth_methods_supported":          []string{"client_secret_basic"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"acr_values_supported":                           []string{testACR, "urn:bankid:substantial"},
 		"authorization_response_iss_parameter_supported": issParam,
 	})
 }
@@ -257,4 +257,15 @@ func newTestMethod(t *testing.T, edit func(*Config)) (*Method, *fakeOP, *clock) 
 		t.Fatalf("New: %v", err)
 	}
 	return m, op, clk
+}
+
+// callbackFor is the upstream's successful authorization response to the
+// request in authURL.
+func callbackFor(t *testing.T, authURL, code, iss string) url.Values {
+	t.Helper()
+	u, err := url.Parse(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return url.Values{"code": {code}, "state": {u.Query().Get("state")}, "iss": {iss}}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -172,12 +173,7 @@ func (m *Method) assurance(acr string) string {
 	if m.cfg.ACRMap != nil {
 		return m.cfg.ACRMap[acr] // "" when unmapped
 	}
-	if len(m.cfg.ACRValues) > 0 {
-		for _, v := range m.cfg.ACRValues {
-			if v == acr {
-				return m.cfg.Assurance
-			}
-		}
+	if len(m.cfg.ACRValues) > 0 && !slices.Contains(m.cfg.ACRValues, acr) {
 		return ""
 	}
 	return m.cfg.Assurance

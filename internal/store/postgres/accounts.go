@@ -13,12 +13,12 @@ import (
 
 const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types,
 	token_endpoint_auth_method, id_token_signed_response_alg,
-	access_token_ttl, id_token_ttl, refresh_token_ttl, min_acr, acr_fallback, static, created_at, updated_at`
+	access_token_ttl, id_token_ttl, refresh_token_ttl, min_acr, acr_fallback, allow_nnin, static, created_at, updated_at`
 
 func clientArgs(c store.Client) []any {
 	return []any{c.ID, c.Name, c.SecretHash, list(c.RedirectURIs), list(c.PostLogoutRedirectURIs), list(c.GrantTypes),
 		c.TokenEndpointAuthMethod, c.IDTokenSignedResponseAlg,
-		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), int64(c.RefreshTokenTTL), c.MinACR, c.ACRFallback, c.Static,
+		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), int64(c.RefreshTokenTTL), c.MinACR, c.ACRFallback, c.AllowNNIN, c.Static,
 		toDB(c.CreatedAt), toDB(c.UpdatedAt)}
 }
 
@@ -30,7 +30,7 @@ func scanClient(row scanner) (store.Client, error) {
 	)
 	if err := row.Scan(&c.ID, &c.Name, &c.SecretHash, &c.RedirectURIs, &c.PostLogoutRedirectURIs, &c.GrantTypes,
 		&c.TokenEndpointAuthMethod, &c.IDTokenSignedResponseAlg,
-		&at, &it, &rt, &c.MinACR, &c.ACRFallback, &c.Static, &created, &updated); err != nil {
+		&at, &it, &rt, &c.MinACR, &c.ACRFallback, &c.AllowNNIN, &c.Static, &created, &updated); err != nil {
 		return store.Client{}, err
 	}
 	c.AccessTokenTTL, c.IDTokenTTL, c.RefreshTokenTTL = time.Duration(at), time.Duration(it), time.Duration(rt)
@@ -41,7 +41,7 @@ func scanClient(row scanner) (store.Client, error) {
 // CreateClient inserts c; ErrConflict when the id exists.
 func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 	tag, err := s.q().Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT DO NOTHING`, clientArgs(c)...)
 	return mustInsert(tag, err, "create client", c.ID)
 }
@@ -49,7 +49,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 // UpsertClient creates or replaces the client, keeping a stored CreatedAt.
 func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 	_, err := s.q().Exec(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name,
 			secret_hash = excluded.secret_hash,
@@ -63,6 +63,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			refresh_token_ttl = excluded.refresh_token_ttl,
 			min_acr = excluded.min_acr,
 			acr_fallback = excluded.acr_fallback,
+			allow_nnin = excluded.allow_nnin,
 			static = excluded.static,
 			updated_at = excluded.updated_at`, clientArgs(c)...)
 	return mapErr(err, "upsert client", c.ID)

@@ -35,7 +35,7 @@ type scanner interface {
 
 const clientCols = `id, name, secret_hash, redirect_uris, post_logout_redirect_uris, grant_types,
 	token_endpoint_auth_method, id_token_signed_response_alg,
-	access_token_ttl, id_token_ttl, refresh_token_ttl, min_acr, acr_fallback, static, created_at, updated_at`
+	access_token_ttl, id_token_ttl, refresh_token_ttl, min_acr, acr_fallback, allow_nnin, static, created_at, updated_at`
 
 func clientArgs(c store.Client) ([]any, error) {
 	var lists [3]string
@@ -48,7 +48,7 @@ func clientArgs(c store.Client) ([]any, error) {
 	}
 	return []any{c.ID, c.Name, c.SecretHash, lists[0], lists[1], lists[2],
 		c.TokenEndpointAuthMethod, c.IDTokenSignedResponseAlg,
-		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), int64(c.RefreshTokenTTL), c.MinACR, c.ACRFallback, c.Static,
+		int64(c.AccessTokenTTL), int64(c.IDTokenTTL), int64(c.RefreshTokenTTL), c.MinACR, c.ACRFallback, c.AllowNNIN, c.Static,
 		toDB(c.CreatedAt), toDB(c.UpdatedAt)}, nil
 }
 
@@ -61,7 +61,7 @@ func scanClient(sc scanner) (store.Client, error) {
 	)
 	if err := sc.Scan(&c.ID, &c.Name, &c.SecretHash, &ru, &plru, &gt,
 		&c.TokenEndpointAuthMethod, &c.IDTokenSignedResponseAlg,
-		&at, &it, &rt, &c.MinACR, &c.ACRFallback, &c.Static, &created, &updated); err != nil {
+		&at, &it, &rt, &c.MinACR, &c.ACRFallback, &c.AllowNNIN, &c.Static, &created, &updated); err != nil {
 		return store.Client{}, err
 	}
 	var err error
@@ -86,7 +86,7 @@ func (s *Store) CreateClient(ctx context.Context, c store.Client) error {
 		return err
 	}
 	_, err = s.writer().ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, args...)
 	return mapErr(err, "create client", c.ID)
 }
 
@@ -97,7 +97,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 		return err
 	}
 	_, err = s.writer().ExecContext(ctx, `INSERT INTO clients (`+clientCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			name = excluded.name,
 			secret_hash = excluded.secret_hash,
@@ -111,6 +111,7 @@ func (s *Store) UpsertClient(ctx context.Context, c store.Client) error {
 			refresh_token_ttl = excluded.refresh_token_ttl,
 			min_acr = excluded.min_acr,
 			acr_fallback = excluded.acr_fallback,
+			allow_nnin = excluded.allow_nnin,
 			static = excluded.static,
 			updated_at = excluded.updated_at`, args...)
 	return mapErr(err, "upsert client", c.ID)
