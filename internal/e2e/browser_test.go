@@ -506,7 +506,7 @@ func TestBrowserPagesSetSecurityHeaders(t *testing.T) {
 			res, err := cdp.Call(ctx, tg, network.GetCookies, network.GetCookiesParams{URLs: []string{p.URL + "/"}})
 			return res.Cookies, err
 		}))
-		want := map[string]bool{"stepup_session": false, "stepup_csrf": false}
+		want := map[string]bool{"stepup_session": false, "stepup_session_csrf": false}
 		for _, c := range cookies {
 			if _, ok := want[c.Name]; !ok {
 				continue

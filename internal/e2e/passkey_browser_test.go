@@ -261,9 +261,9 @@ func openPasskeyLogin(tb *tab, p *provider, a authRequest) {
 // typePassword fills the first login page and presses "Sign in".
 func typePassword(tb *tab, user, password string) {
 	tb.t.Helper()
-	tb.need(anyUsernameField, "a username field")
-	tb.need(passwordField, "a password field")
-	tb.need(loginButton, "a Sign in button")
+	tb.need(anyUsernameField, "username field")
+	tb.need(passwordField, "password field")
+	tb.need(loginButton, "Sign in button")
 	tb.do(
 		chromedp.Clear(anyUsernameField), chromedp.SendKeys(anyUsernameField, user),
 		chromedp.Clear(passwordField), chromedp.SendKeys(passwordField, password),
@@ -299,7 +299,7 @@ func enrollPasskeyDuringStepUp(tb *tab, p *provider, cb *relyingParty, r *rp, au
 
 	// Create: the page runs navigator.credentials.create and posts the
 	// result; the next step asks for the new passkey.
-	press(tb, enrollPasskeyButton, `a "Create a passkey" button`)
+	press(tb, enrollPasskeyButton, `"Create a passkey" button`)
 	tb.do(chromedp.WaitVisible(passkeyButton))
 	if creds := storedCredentials(tb, auth); len(creds) != 1 || !creds[0].IsResidentCredential || creds[0].RpID != "localhost" {
 		t.Fatalf("the authenticator holds %d credentials after enrolment, want one discoverable credential for localhost: %+v", len(creds), creds)
@@ -307,7 +307,7 @@ func enrollPasskeyDuringStepUp(tb *tab, p *provider, cb *relyingParty, r *rp, au
 	cb.assertNoCallback(t)
 
 	// Use: the page runs navigator.credentials.get and posts the assertion.
-	press(tb, passkeyButton, "a Passkey button")
+	press(tb, passkeyButton, "Passkey button")
 	c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, cb.await(tb), http.MethodGet))
 	wantPasskeyACR(t, c)
 	return c
@@ -347,7 +347,7 @@ func TestBrowserStepUpToPhrAsksOnlyForPasskey(t *testing.T) {
 			t.Errorf("a step-up to phr for a user with a passkey offers %v, want only webauthn", got)
 		}
 		relying.assertNoCallback(t)
-		press(tb, passkeyButton, "a Passkey button")
+		press(tb, passkeyButton, "Passkey button")
 		c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet))
 		wantPasskeyACR(t, c)
 		if c.Sub != first.Sub {
@@ -373,7 +373,7 @@ func TestBrowserPasskeyEnrollmentRefusedForStaleSession(t *testing.T) {
 	p.Clock.Advance(10 * time.Minute)
 	a := newAuthRequest(r, oauth2.SetAuthURLParam("acr_values", "phr"))
 	tb.do(chromedp.Navigate(a.URL), chromedp.WaitVisible(enrollPasskeyButton))
-	status := pressForStatus(tb, enrollPasskeyButton, `a "Create a passkey" button`)
+	status := pressForStatus(tb, enrollPasskeyButton, `"Create a passkey" button`)
 	if status != http.StatusForbidden {
 		t.Errorf("enrolment in a stale session answered %d, want 403", status)
 	}
@@ -388,16 +388,19 @@ func TestBrowserPasskeyEnrollmentRefusedForStaleSession(t *testing.T) {
 
 	// The page offers the password; entering it again lets enrolment
 	// proceed.
-	tb.need(passwordField, "password field to confirm with")
+	if !tb.has(passwordField) {
+		t.Fatalf("the refusal offers %v and no password field: alice cannot confirm with the method she has\n%s",
+			methodChoices(tb), tb.describe())
+	}
 	tb.do(chromedp.SendKeys(passwordField, "alice-password"))
-	press(tb, chromedp.CSS(`button[name="method"][value="password"]`), "a password button")
+	press(tb, chromedp.CSS(`button[name="method"][value="password"]`), "password button")
 	tb.do(chromedp.WaitVisible(enrollPasskeyButton))
-	press(tb, enrollPasskeyButton, `a "Create a passkey" button`)
+	press(tb, enrollPasskeyButton, `"Create a passkey" button`)
 	tb.do(chromedp.WaitVisible(passkeyButton))
 	if n := len(storedCredentials(tb, auth)); n != 1 {
 		t.Fatalf("after confirming with the password the authenticator holds %d credentials, want 1", n)
 	}
-	press(tb, passkeyButton, "a Passkey button")
+	press(tb, passkeyButton, "Passkey button")
 	c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet))
 	wantPasskeyACR(t, c)
 	if !slices.Contains(c.AMR, "swk") {
@@ -446,9 +449,9 @@ func TestBrowserUsernameLessPasskeyLogin(t *testing.T) {
 				if loc := tb.location(); !strings.HasPrefix(loc, p.URL+"/login?") {
 					t.Fatalf("authorization without a session led to %s, want the login page", loc)
 				}
-				tb.need(chromedp.CSS(`input[autocomplete="username webauthn"]`), "a username field with passkey autofill")
-				tb.need(passwordField, "a password field")
-				press(tb, passkeyButton, "a Passkey button")
+				tb.need(chromedp.CSS(`input[autocomplete="username webauthn"]`), "username field with passkey autofill")
+				tb.need(passwordField, "password field")
+				press(tb, passkeyButton, "Passkey button")
 			}
 			c := redeemClaims(t, r, a, wantAuthzResponse(t, p, a, relying.await(tb), http.MethodGet))
 			if c.Sub != alice.Sub {

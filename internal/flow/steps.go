@@ -106,7 +106,7 @@ func (s *Service) FinishPasskey(ctx context.Context, state string, response []by
 // method: every method the user already has must have been used within
 // EnrollmentFreshness, so a weak or stale session cannot add an attacker's
 // authenticator and then claim a higher level.
-func (s *Service) CanEnroll(ctx context.Context, sess *store.Session) (missing []string, err error) {
+func (s *Service) CanEnroll(ctx context.Context, sess *store.Session) (missing []Option, err error) {
 	if sess == nil {
 		return nil, ErrEnrollmentNeeds
 	}
@@ -132,7 +132,7 @@ func (s *Service) CanEnroll(ctx context.Context, sess *store.Session) (missing [
 			}
 		}
 		if !done {
-			missing = append(missing, o.Choice)
+			missing = append(missing, o)
 		}
 	}
 	return missing, nil

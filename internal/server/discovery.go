@@ -107,7 +107,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/" {
-		s.render(w, http.StatusOK, "message.html", map[string]any{"Title": "Stepup",
+		s.render(w, r, http.StatusOK, "message.html", map[string]any{"Title": "Stepup",
 			"Message": "This is a Stepup OpenID provider. Applications send you here to sign in."})
 		return
 	}

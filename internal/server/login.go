@@ -25,12 +25,12 @@ var methodLabels = map[string]string{
 	flow.ChooseEnrollPasskey: "Create a passkey",
 }
 
-func labelOf(choice string, display func(string) string) string {
+func labelOf(choice string, display func(string) string, tr func(string, ...any) string) string {
 	if l, ok := methodLabels[choice]; ok {
-		return l
+		return tr(l)
 	}
 	if name, ok := strings.CutPrefix(choice, flow.ChooseUpstream); ok {
-		return "Continue with " + display(name)
+		return tr("Continue with %s", display(name))
 	}
 	return choice
 }
@@ -69,10 +69,10 @@ func (s *Server) upstreamCallback(w http.ResponseWriter, r *http.Request) {
 	name := strings.TrimPrefix(upstreamChoice(r), flow.ChooseUpstream)
 	switch {
 	case errors.Is(ferr, flow.ErrUpstreamDenied):
-		s.showStep(w, r, http.StatusUnauthorized, p, "The sign-in at "+s.cfg.Flow.UpstreamName(name)+" was cancelled.")
+		s.showStep(w, r, http.StatusUnauthorized, p, p.tr("The sign-in at %s was cancelled.", s.cfg.Flow.UpstreamName(name)))
 		return
 	case ferr != nil:
-		s.showStep(w, r, http.StatusBadGateway, p, "The sign-in at "+s.cfg.Flow.UpstreamName(name)+" failed. Try again or choose another method.")
+		s.showStep(w, r, http.StatusBadGateway, p, p.tr("The sign-in at %s failed. Try again or choose another method.", s.cfg.Flow.UpstreamName(name)))
 		return
 	}
 	u, err := s.cfg.Flow.LinkUpstream(r.Context(), res, name, mustBe(p))
@@ -101,6 +101,7 @@ type page struct {
 	sess   *store.Session
 	need   *flow.LoginNeed
 	user   *store.User // the user who must authenticate, if known
+	tr     func(string, ...any) string
 }
 
 // loadStep unseals the transaction and asks the flow what it needs. done is
@@ -111,7 +112,7 @@ func (s *Server) loadStep(w http.ResponseWriter, r *http.Request, sealed string)
 		s.renderError(w, r, http.StatusBadRequest, errFormExpired)
 		return p, true
 	}
-	p = page{tx: tx, sealed: sealed}
+	p = page{tx: tx, sealed: sealed, tr: s.translator(lang(r, tx.UILocales))}
 	if p.sess, err = s.session(r); err != nil {
 		s.redirectError(w, r, p.to(), err)
 		return p, true
@@ -146,17 +147,17 @@ func (p page) offers(c string) bool {
 func (p page) reason() string {
 	client := p.tx.ClientName
 	if client == "" {
-		client = "The application"
+		client = p.tr("The application")
 	}
 	switch {
 	case p.need.StepUp && p.need.Target != nil:
-		return client + " asks you to confirm it is you with a stronger method (" + p.need.Target.ACR + ")."
+		return p.tr("%s asks you to confirm it is you with a stronger method (%s).", client, p.need.Target.ACR)
 	case p.need.StepUp:
-		return client + " asks you to confirm it is you."
+		return p.tr("%s asks you to confirm it is you.", client)
 	case p.user != nil:
-		return client + " asks you to sign in again."
+		return p.tr("%s asks you to sign in again.", client)
 	}
-	return "Sign in to continue to " + client + "."
+	return p.tr("Sign in to continue to %s.", client)
 }
 
 // loginPage renders the current step.
@@ -172,7 +173,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // password is one of them).
 func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p page, msg string) {
 	data := map[string]any{"Title": "Sign in", "Reason": p.reason(), "TX": p.sealed,
-		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Error": msg, "StepUp": p.need.StepUp}
+		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Error": msg, "StepUp": p.need.StepUp, "UILocales": p.tx.UILocales}
 	if p.need.StepUp {
 		data["Title"] = "Confirm it's you"
 	}
@@ -187,7 +188,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p 
 			data["Password"] = true
 			continue
 		}
-		others = append(others, choice{o.Choice, labelOf(o.Choice, s.cfg.Flow.UpstreamName)})
+		others = append(others, choice{o.Choice, labelOf(o.Choice, s.cfg.Flow.UpstreamName, p.tr)})
 	}
 	data["Others"] = others
 	if p.user == nil && p.offers(flow.ChooseWebAuthn) {
@@ -197,7 +198,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p 
 			data["PasskeyOptions"], data["PasskeyState"], data["Conditional"] = jsonValue(opts), state, true
 		}
 	}
-	s.renderForm(w, status, "login.html", data, p.tx.RedirectURI)
+	s.renderForm(w, r, status, "login.html", data, p.tx.RedirectURI)
 }
 
 func jsonValue(b []byte) any {
@@ -235,7 +236,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.next(w, r, p)
 		return
 	}
-	if !p.offers(method) {
+	if !p.offers(method) && !s.confirmsForEnrollment(r, p, method) {
 		s.showStep(w, r, http.StatusBadRequest, p, "Choose one of the methods shown.")
 		return
 	}
@@ -292,16 +293,16 @@ func (s *Server) stepCode(w http.ResponseWriter, r *http.Request, p page, method
 	recovery := method == flow.ChooseRecovery
 	data := map[string]any{"Title": "Enter your code", "Reason": p.reason(), "TX": p.sealed,
 		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Method": method, "Recovery": recovery,
-		"OfferRecovery": !recovery && p.offers(flow.ChooseRecovery)}
+		"OfferRecovery": !recovery && p.offers(flow.ChooseRecovery), "UILocales": p.tx.UILocales}
 	code := r.PostForm.Get("code")
 	if code == "" || p.user == nil {
-		s.renderForm(w, http.StatusOK, "code.html", data, p.tx.RedirectURI)
+		s.renderForm(w, r, http.StatusOK, "code.html", data, p.tx.RedirectURI)
 		return
 	}
 	ev, err := s.cfg.Flow.CheckTOTP(r.Context(), *p.user, code, recovery)
 	if errors.Is(err, flow.ErrBadCode) {
 		data["Error"] = "That code is wrong or was already used."
-		s.renderForm(w, http.StatusUnauthorized, "code.html", data, p.tx.RedirectURI)
+		s.renderForm(w, r, http.StatusUnauthorized, "code.html", data, p.tx.RedirectURI)
 		return
 	}
 	if err != nil {
@@ -332,9 +333,19 @@ func (s *Server) stepPasskey(w http.ResponseWriter, r *http.Request, p page) {
 		s.redirectError(w, r, p.to(), err)
 		return
 	}
-	s.renderForm(w, http.StatusOK, "webauthn.html", map[string]any{"Title": "Use your passkey", "Reason": p.reason(),
+	s.renderForm(w, r, http.StatusOK, "webauthn.html", map[string]any{"Title": "Use your passkey", "Reason": p.reason(),
 		"TX": p.sealed, "CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "State": state, "Options": jsonValue(opts),
-		"Method": flow.ChooseWebAuthn}, p.tx.RedirectURI)
+		"Method": flow.ChooseWebAuthn, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+}
+
+// confirmsForEnrollment reports whether method is one the user must
+// confirm with before the enrolment offered on this step may proceed.
+func (s *Server) confirmsForEnrollment(r *http.Request, p page, method string) bool {
+	if !p.offers(flow.ChooseEnrollPasskey) && !p.offers(flow.ChooseEnrollTOTP) {
+		return false
+	}
+	missing, _ := s.cfg.Flow.CanEnroll(r.Context(), p.sess)
+	return slices.ContainsFunc(missing, func(o flow.Option) bool { return o.Choice == method })
 }
 
 // enrollBlocked renders the step with the methods to confirm first when
@@ -344,14 +355,8 @@ func (s *Server) enrollBlocked(w http.ResponseWriter, r *http.Request, p page) b
 	if err == nil && len(missing) == 0 {
 		return false
 	}
-	var keep []flow.Option
-	for _, o := range p.need.Options {
-		if slices.Contains(missing, o.Choice) {
-			keep = append(keep, o)
-		}
-	}
-	if len(keep) > 0 {
-		p.need.Options = keep
+	if len(missing) > 0 {
+		p.need.Options = missing // confirm with these first
 	}
 	s.showStep(w, r, http.StatusForbidden, p, "Before adding a new method, confirm it is you with the methods you already have.")
 	return true
@@ -363,7 +368,7 @@ func (s *Server) stepEnrollTOTP(w http.ResponseWriter, r *http.Request, p page) 
 	}
 	f := r.PostForm
 	data := map[string]any{"Title": "Set up an authenticator app", "TX": p.sealed,
-		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Method": flow.ChooseEnrollTOTP}
+		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Method": flow.ChooseEnrollTOTP, "UILocales": p.tx.UILocales}
 	if sealed, code := f.Get("enrollment"), f.Get("code"); sealed != "" && code != "" {
 		codes, ev, err := s.cfg.Flow.FinishTOTPEnrollment(r.Context(), p.sess, sealed, code)
 		if err == nil {
@@ -374,8 +379,8 @@ func (s *Server) stepEnrollTOTP(w http.ResponseWriter, r *http.Request, p page) 
 			}
 			s.setSession(w, handle)
 			_ = ns
-			s.renderForm(w, http.StatusOK, "recovery.html", map[string]any{"Title": "Save your recovery codes",
-				"TX": p.sealed, "CSRF": data["CSRF"], "Codes": codes}, p.tx.RedirectURI)
+			s.renderForm(w, r, http.StatusOK, "recovery.html", map[string]any{"Title": "Save your recovery codes",
+				"TX": p.sealed, "CSRF": data["CSRF"], "Codes": codes, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
 			return
 		}
 		if !errors.Is(err, flow.ErrBadCode) {
@@ -390,7 +395,7 @@ func (s *Server) stepEnrollTOTP(w http.ResponseWriter, r *http.Request, p page) 
 		return
 	}
 	data["QR"], data["Secret"], data["Sealed"] = base64.StdEncoding.EncodeToString(e.QRPNG), e.Secret, e.Sealed
-	s.renderForm(w, http.StatusOK, "code.html", data, p.tx.RedirectURI)
+	s.renderForm(w, r, http.StatusOK, "code.html", data, p.tx.RedirectURI)
 }
 
 func (s *Server) stepEnrollPasskey(w http.ResponseWriter, r *http.Request, p page) {
@@ -411,9 +416,9 @@ func (s *Server) stepEnrollPasskey(w http.ResponseWriter, r *http.Request, p pag
 		s.redirectError(w, r, p.to(), err)
 		return
 	}
-	s.renderForm(w, http.StatusOK, "webauthn.html", map[string]any{"Title": "Create a passkey", "Create": true,
+	s.renderForm(w, r, http.StatusOK, "webauthn.html", map[string]any{"Title": "Create a passkey", "Create": true,
 		"TX": p.sealed, "CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "State": state, "Options": jsonValue(opts),
-		"Method": flow.ChooseEnrollPasskey}, p.tx.RedirectURI)
+		"Method": flow.ChooseEnrollPasskey, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
 }
 
 func (s *Server) setSession(w http.ResponseWriter, handle string) {

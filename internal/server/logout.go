@@ -36,7 +36,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	confirmed := r.Method == http.MethodPost && v.Has("decision") && s.checkCSRF(r)
 	if plan.Confirm && !confirmed {
-		s.renderForm(w, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "ClientName": plan.ClientName,
+		s.renderForm(w, r, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "ClientName": plan.ClientName,
 			"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Req": req}, plan.Redirect)
 		return
 	}
@@ -55,5 +55,5 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	if confirmed && v.Get("decision") != "logout" {
 		msg = "You are still signed in."
 	}
-	s.render(w, http.StatusOK, "message.html", map[string]any{"Title": "Sign out", "Message": msg})
+	s.render(w, r, http.StatusOK, "message.html", map[string]any{"Title": "Sign out", "Message": msg})
 }

@@ -136,15 +136,25 @@ func pageHeaders(w http.ResponseWriter) {
 	h.Set("Content-Type", "text/html; charset=utf-8")
 }
 
-// render writes a page built on the layout.
-func (s *Server) render(w http.ResponseWriter, status int, name string, data map[string]any) {
+// render writes a page built on the layout, in the user's language.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
+	s.localize(r, data)
 	s.renderRaw(w, status, name, data)
+}
+
+// localize adds the page language and its translator to data. A page of a
+// login transaction passes the request's ui_locales as data["UILocales"].
+func (s *Server) localize(r *http.Request, data map[string]any) {
+	ui, _ := data["UILocales"].([]string)
+	l := lang(r, ui)
+	data["Lang"], data["T"] = l, s.translator(l)
 }
 
 // renderForm writes a page whose form, once posted, may redirect the
 // browser to target (a validated client URI): browsers apply the CSP
 // form-action directive to the redirects after a submission too.
-func (s *Server) renderForm(w http.ResponseWriter, status int, name string, data map[string]any, target string) {
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any, target string) {
+	s.localize(r, data)
 	formAction := "'self'"
 	for _, t := range append([]string{target}, s.cfg.FormTargets...) {
 		if u, err := url.Parse(t); err == nil && t != "" && (u.Scheme == "http" || u.Scheme == "https") {
@@ -174,7 +184,7 @@ func (s *Server) renderError(w http.ResponseWriter, r *http.Request, status int,
 	if oe.Code == oauth.ServerError {
 		status = http.StatusInternalServerError
 	}
-	s.render(w, status, "error.html", map[string]any{"Title": "Something went wrong", "Message": oe.Description, "Code": string(oe.Code)})
+	s.render(w, r, status, "error.html", map[string]any{"Title": "Something went wrong", "Message": oe.Description, "Code": string(oe.Code)})
 }
 
 // cookie builds a strict cookie: HttpOnly, SameSite=Lax, Secure on https.

@@ -44,6 +44,7 @@ type Server struct {
 	tmpl   *template.Template
 	secure bool // cookies get Secure: the issuer is https
 	mux    *http.ServeMux
+	nb     map[string]string // the Norwegian catalogue
 }
 
 // New returns a Server.
@@ -61,7 +62,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tmpl: t, secure: strings.HasPrefix(cfg.Issuer, "https://"), mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, tmpl: t, secure: strings.HasPrefix(cfg.Issuer, "https://"), mux: http.NewServeMux(), nb: norwegian()}
 	s.routes()
 	return s, nil
 }

@@ -21,7 +21,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sess == nil {
-		s.render(w, http.StatusUnauthorized, "message.html", map[string]any{"Title": "Your sessions",
+		s.render(w, r, http.StatusUnauthorized, "message.html", map[string]any{"Title": "Your sessions",
 			"Message": "You are not signed in."})
 		return
 	}
@@ -37,7 +37,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		}
 		if r.PostForm.Get("end") == sess.ID {
 			http.SetCookie(w, s.cookie(s.cfg.SessionCookie, "", -1))
-			s.render(w, http.StatusOK, "message.html", map[string]any{"Title": "Your sessions", "Message": "You are signed out."})
+			s.render(w, r, http.StatusOK, "message.html", map[string]any{"Title": "Your sessions", "Message": "You are signed out."})
 			return
 		}
 		http.Redirect(w, r, "/sessions", http.StatusSeeOther)
@@ -53,7 +53,7 @@ func (s *Server) sessions(w http.ResponseWriter, r *http.Request) {
 		views = append(views, sessionView{ID: x.ID, Started: x.CreatedAt.UTC().Format(time.RFC1123),
 			Expires: x.ExpiresAt.UTC().Format(time.RFC1123), Methods: methodsOf(x), Current: x.ID == sess.ID})
 	}
-	s.render(w, http.StatusOK, "sessions.html", map[string]any{"Title": "Your sessions", "Sessions": views,
+	s.render(w, r, http.StatusOK, "sessions.html", map[string]any{"Title": "Your sessions", "Sessions": views,
 		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r))})
 }
 
