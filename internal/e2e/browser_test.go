@@ -28,7 +28,7 @@ import (
 // lands. The relying party is a real HTTP server on a random loopback port.
 
 var (
-	usernameField = chromedp.CSS(`input[autocomplete="username"]`)
+	usernameField = chromedp.CSS(`input[autocomplete~="username"]`)
 	passwordField = chromedp.CSS(`input[autocomplete="current-password"]`)
 	// The password "Sign in" button: decision=login, or method=password on
 	// the login page that offers several methods.

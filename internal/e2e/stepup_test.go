@@ -210,3 +210,28 @@ func BenchmarkStepUpToPasskey(b *testing.B) {
 		s.p.redeem(b, u.String(), v)
 	}
 }
+
+// TestPasskeyAssertionCannotBeReplayed posts the same ceremony state and
+// assertion twice, from an authenticator without a signature counter.
+func TestPasskeyAssertionCannotBeReplayed(t *testing.T) {
+	s := newStepper(t)
+	s.auth = softauthn.New("localhost", "http://localhost:8080", softauthn.Options{UserVerified: true, BackupEligible: true, BackupState: true, NoCounter: true})
+	v := oauth2.GenerateVerifier()
+	mustLoc(t, s.password(t, s.authorize(t, v, nil).body))
+	body := s.authorize(t, v, url.Values{"acr_values": {"phr"}}).body
+	body = s.choose(t, body, url.Values{"method": {"enroll:webauthn"}}).body
+	body = s.passkey(t, body, "enroll:webauthn", true).body
+	body = s.choose(t, body, url.Values{"method": {"webauthn"}}).body
+	resp, err := s.auth.Get([]byte(html.UnescapeString(optionsRE.FindStringSubmatch(body)[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"method": {"webauthn"}, "state": {field(stateRE, body)}, "response": {string(resp)}}
+	mustLoc(t, s.choose(t, body, form))
+	// Replay it from a browser without the session (the same CSRF cookie,
+	// as an attacker holding the captured request would present).
+	delete(s.cookies, "stepup_session")
+	if again := s.choose(t, body, form); again.loc != "" {
+		t.Fatalf("a replayed assertion was accepted: %s", again.loc)
+	}
+}

@@ -70,8 +70,9 @@ type Config struct {
 
 // Service implements the flows.
 type Service struct {
-	cfg      Config
-	throttle *throttle
+	cfg        Config
+	throttle   *throttle
+	ceremonies *ceremonies
 	// dummyHash is verified against when the username is unknown, so that
 	// timing does not reveal which accounts exist.
 	dummyHash string
@@ -118,7 +119,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
-	return &Service{cfg: cfg, throttle: newThrottle(cfg.FailureWindow), dummyHash: dummy}, nil
+	return &Service{cfg: cfg, throttle: newThrottle(cfg.FailureWindow), ceremonies: &ceremonies{}, dummyHash: dummy}, nil
 }
 
 // Issuer returns the issuer identifier.

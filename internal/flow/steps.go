@@ -2,8 +2,10 @@ package flow
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/stepup-oidc/stepup/internal/authn"
@@ -86,6 +88,9 @@ func (s *Service) FinishPasskey(ctx context.Context, state string, response []by
 		}
 		creds, err := s.cfg.Store.ListCredentials(ctx, u.ID)
 		return passkeyUser(u), creds, err
+	}
+	if !s.ceremonies.first(state, s.cfg.Now()) {
+		return store.User{}, authn.Event{}, ErrPasskeyFailed // a ceremony completes once
 	}
 	userID, ev, err := s.cfg.Passkeys.FinishLogin(ctx, state, response, lookup)
 	if err != nil {
@@ -225,4 +230,35 @@ func (s *Service) FinishPasskeyEnrollment(ctx context.Context, sess *store.Sessi
 	s.cfg.Logger.InfoContext(ctx, "audit: method enrolled", "method", "passkey", "user", u.ID, "credential", cred.ID,
 		"backup_eligible", cred.BackupEligible, "attested", cred.Attested)
 	return nil
+}
+
+// ceremonies remembers finished WebAuthn ceremony states until they expire,
+// so an assertion cannot be replayed with its state (passkeys without a
+// signature counter would otherwise allow it). It is per node: a cluster
+// relies on the counter and the states' 5-minute lifetime.
+type ceremonies struct {
+	mu   sync.Mutex
+	seen map[[32]byte]time.Time
+}
+
+// first reports whether state is seen for the first time, recording it.
+func (c *ceremonies) first(state string, now time.Time) bool {
+	h := sha256.Sum256([]byte(state))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.seen == nil {
+		c.seen = map[[32]byte]time.Time{}
+	}
+	if len(c.seen) > 10000 {
+		for k, exp := range c.seen {
+			if now.After(exp) {
+				delete(c.seen, k)
+			}
+		}
+	}
+	if exp, ok := c.seen[h]; ok && now.Before(exp) {
+		return false
+	}
+	c.seen[h] = now.Add(10 * time.Minute)
+	return true
 }

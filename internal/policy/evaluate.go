@@ -100,7 +100,10 @@ func (p *Policy) Evaluate(events []authn.Event, req Request, now time.Time) Deci
 		known = kept
 	}
 	if len(known) == 0 {
-		return p.best(counted, sat, by, now)
+		// Nothing requested: the strongest level proven, without lowering
+		// "if possible" levels to what the user has enrolled (a single
+		// factor is not reported as a two-factor level).
+		return p.Best(events, req.FreshSince, now)
 	}
 	for _, i := range known {
 		if sat[i] {

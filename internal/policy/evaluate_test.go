@@ -292,8 +292,8 @@ func TestEvaluate(t *testing.T) {
 		// okta: unknown and essential values.
 		{name: "okta: an unknown voluntary value with a password gives the strongest level met", preset: "okta", events: events(password(t1)),
 			req: acrValues("unknown"), want: met(okta1FAPwd, t1, "pwd")},
-		{name: "okta: an unknown voluntary value with one factor enrolled gives ifpossible", preset: "okta", events: events(password(t1)),
-			req: policy.Request{ACRValues: []string{"unknown"}, EnrolledFactors: 1}, want: met(okta2FAIfPossi, t1, "pwd")},
+		{name: "okta: an unknown voluntary value with one factor enrolled reports 1fa, not a two-factor level", preset: "okta", events: events(password(t1)),
+			req: policy.Request{ACRValues: []string{"unknown"}, EnrolledFactors: 1}, want: met(okta1FAPwd, t1, "pwd")},
 		{name: "okta: unknown voluntary values with a password and a TOTP give 2fa:any", preset: "okta", events: events(password(t1), totp(t2)),
 			req: acrValues("urn:example:gold", "silver"), want: met(okta2FA, t2, "pwd", "otp", "mfa")},
 		{name: "okta: unknown voluntary values with a security key give phrh", preset: "okta", events: events(securityKey(t1)),
