@@ -120,8 +120,8 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		targets = append(targets, u.Issuer)
 	}
 	fl, err := flow.New(flow.Config{
-		Upstreams: ups,
-		Issuer:    cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
+		Upstreams: ups, RequirePAR: cfg.PAR.Required,
+		Issuer: cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
 		TOTP: tm, Passkeys: pk, AttestationConfigured: pk != nil && len(roots) > 0,
 		EnrollmentFreshness:   cfg.ACR.EnrollmentFreshness.Duration(),
 		DefaultAlg:            cfg.Keys.Algorithm,

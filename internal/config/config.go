@@ -72,7 +72,14 @@ type Config struct {
 	Log          Log          `yaml:"log"`
 	ACR          ACR          `yaml:"acr"`
 	Passkeys     Passkeys     `yaml:"passkeys"`
+	PAR          PAR          `yaml:"par"`
 	Upstreams    []Upstream   `yaml:"upstreams,omitempty"`
+}
+
+// PAR configures pushed authorization requests (RFC 9126).
+type PAR struct {
+	// Required makes every authorization request go through PAR.
+	Required bool `yaml:"required"`
 }
 
 // Passkeys configures WebAuthn.

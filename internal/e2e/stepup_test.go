@@ -235,3 +235,41 @@ func TestPasskeyAssertionCannotBeReplayed(t *testing.T) {
 		t.Fatalf("a replayed assertion was accepted: %s", again.loc)
 	}
 }
+
+// TestApprovalWithPasskeyCommitsToTheStatement approves a payment with a
+// passkey: the assertion is made over a challenge bound to the statement's
+// digest, and an assertion made for another statement is refused.
+func TestApprovalWithPasskeyCommitsToTheStatement(t *testing.T) {
+	s := newStepper(t)
+	v := oauth2.GenerateVerifier()
+	mustLoc(t, s.password(t, s.authorize(t, v, nil).body))
+	body := s.authorize(t, v, url.Values{"acr_values": {"phr"}}).body
+	body = s.choose(t, body, url.Values{"method": {"enroll:webauthn"}}).body
+	body = s.passkey(t, body, "enroll:webauthn", true).body
+	body = s.choose(t, body, url.Values{"method": {"webauthn"}}).body
+	mustLoc(t, s.passkey(t, body, "webauthn", false))
+
+	approvalPage := func(details string) string {
+		t.Helper()
+		page := s.authorize(t, v, url.Values{"authorization_details": {details}}).body
+		if !strings.Contains(page, `value="approve"`) || !strings.Contains(page, "Approve with passkey") {
+			t.Fatalf("no passkey approval page:\n%s", page)
+		}
+		return s.choose(t, page, url.Values{"decision": {"approve"}}).body
+	}
+	other := approvalPage(`[{"type":"text.v1","text":"something else"}]`)
+	otherResp, err := s.auth.Get([]byte(html.UnescapeString(optionsRE.FindStringSubmatch(other)[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = approvalPage(payment)
+	// The assertion for the other statement does not approve this one.
+	if st := s.choose(t, body, url.Values{"method": {"approve"}, "state": {field(stateRE, other)}, "response": {string(otherResp)}}); st.loc != "" {
+		t.Fatal("an assertion bound to another statement approved the payment")
+	}
+	body = approvalPage(payment)
+	u := mustLoc(t, s.passkey(t, body, "approve", false))
+	if c := s.p.redeemClaims(t, u, v); c.ACR == "" {
+		t.Fatal("no acr after approval")
+	}
+}

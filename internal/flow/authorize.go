@@ -40,6 +40,9 @@ type Transaction struct {
 	HintMethod          string    `json:"hm,omitempty"` // the method login_hint asked for (a choice value)
 	HintSubject         string    `json:"hs,omitempty"` // sub of a valid id_token_hint
 	UILocales           []string  `json:"ui,omitempty"`
+	Details             string    `json:"ad,omitempty"` // canonical authorization_details
+	Approved            bool      `json:"ap,omitempty"` // the user approved Details
+	Pushed              bool      `json:"par,omitempty"`
 	Start               time.Time `json:"t"`
 	InteractionHappened bool      `json:"i,omitempty"`
 }
@@ -76,7 +79,7 @@ func (s *Service) Begin(ctx context.Context, c store.Client, r *oauth.AuthorizeR
 		ClientID: c.ID, ClientName: c.Name, RedirectURI: r.RedirectURI, ResponseMode: r.ResponseMode,
 		Scope: r.Scope, State: r.State, Nonce: r.Nonce, CodeChallenge: r.CodeChallenge,
 		Prompt: r.Prompt, MaxAge: r.MaxAge, ACRValues: r.ACRValues, EssentialACR: r.EssentialACR,
-		UILocales: r.UILocales, MinACR: c.MinACR, ACRFallback: c.ACRFallback, Start: s.cfg.Now().Truncate(time.Microsecond),
+		UILocales: r.UILocales, Details: r.AuthorizationDetails, MinACR: c.MinACR, ACRFallback: c.ACRFallback, Start: s.cfg.Now().Truncate(time.Microsecond),
 	}
 	if err := s.applyLoginHint(ctx, t, r.LoginHint); err != nil {
 		return nil, err
@@ -135,11 +138,24 @@ func (s *Service) applyLoginHint(ctx context.Context, t *Transaction, hint strin
 	return nil
 }
 
-// Result is what the authorization needs next: a code to send back, or a
-// login page. Exactly one of Code and Login is set.
+// Result is what the authorization needs next: a code to send back, a
+// login page, or the approval of the request's authorization details.
+// Exactly one is set.
 type Result struct {
-	Code  string
-	Login *LoginNeed
+	Code    string
+	Login   *LoginNeed
+	Approve *ApprovalNeed
+}
+
+// ApprovalNeed asks the user to approve what the client registered.
+type ApprovalNeed struct {
+	Details []oauth.Detail
+	// Digest is DetailsDigest of the canonical details.
+	Digest string
+	// Passkey is true when the approval must be signed with a passkey
+	// (the user has one): its challenge then commits to Digest.
+	Passkey bool
+	UserID  string
 }
 
 // LoginNeed tells the login page what to ask for.
@@ -201,6 +217,12 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 	}
 	d := s.cfg.Policy.Evaluate(events, req, now)
 	if d.Met {
+		if need := s.approval(ctx, t, sess); need != nil {
+			if none {
+				return Result{}, oauth.Err(oauth.ConsentRequired, "the authorization details need the user's approval")
+			}
+			return Result{Approve: need}, nil
+		}
 		return s.complete(ctx, t, sess, d)
 	}
 	authenticated := sess != nil && len(fresh(events, freshSince)) > 0
@@ -330,7 +352,7 @@ func (s *Service) complete(ctx context.Context, t *Transaction, sess *store.Sess
 	c := store.Code{
 		Hash: token.Hash(code), ClientID: t.ClientID, RedirectURI: t.RedirectURI,
 		UserID: sess.UserID, SessionID: sess.ID, Scope: strings.Join(t.Scope, " "), Nonce: t.Nonce,
-		CodeChallenge: t.CodeChallenge, ACR: d.ACR, AMR: d.AMR, AuthTime: d.AuthTime,
+		CodeChallenge: t.CodeChallenge, ACR: d.ACR, AMR: d.AMR, AuthTime: d.AuthTime, AuthorizationDetails: t.Details,
 		CreatedAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL),
 	}
 	if t.CodeChallenge != "" {

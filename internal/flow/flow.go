@@ -60,6 +60,9 @@ type Config struct {
 	// must have been used before a new one may be enrolled (default 5m).
 	EnrollmentFreshness time.Duration
 
+	// RequirePAR makes pushed authorization requests mandatory.
+	RequirePAR bool
+
 	// PasswordParams are the argon2id parameters for new hashes.
 	PasswordParams password.Params
 

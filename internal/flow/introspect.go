@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -29,6 +30,8 @@ type Introspection struct {
 	AMR       []string `json:"amr,omitempty"`
 	SID       string   `json:"sid,omitempty"`
 	Username  string   `json:"username,omitempty"`
+	// AuthorizationDetails are the granted RFC 9396 details.
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // Introspect describes token for an authenticated client: an access token
@@ -46,13 +49,22 @@ func (s *Service) Introspect(ctx context.Context, c store.Client, tok, hint stri
 	}
 	return Introspection{Active: true, Scope: g.Scope, ClientID: rt.ClientID, Subject: g.UserID,
 		Issuer: s.cfg.Issuer, Expiry: rt.ExpiresAt.Unix(), IssuedAt: rt.CreatedAt.Unix(),
-		TokenType: "refresh_token", AuthTime: unix(g.AuthTime), ACR: g.ACR, AMR: g.AMR, SID: g.SessionID}, nil
+		TokenType: "refresh_token", AuthTime: unix(g.AuthTime), ACR: g.ACR, AMR: g.AMR, SID: g.SessionID,
+		AuthorizationDetails: rawDetails(g.AuthorizationDetails)}, nil
 }
 
 func introspectAccess(at token.AccessClaims) Introspection {
 	return Introspection{Active: true, Scope: at.Scope, ClientID: at.ClientID, Subject: at.Subject,
 		Audience: at.Audience, Issuer: at.Issuer, Expiry: at.Expiry, IssuedAt: at.IssuedAt, JTI: at.JTI,
-		TokenType: "Bearer", AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID}
+		TokenType: "Bearer", AuthTime: at.AuthTime, ACR: at.ACR, AMR: at.AMR, SID: at.SID,
+		AuthorizationDetails: at.AuthorizationDetails}
+}
+
+func rawDetails(s string) json.RawMessage {
+	if s == "" {
+		return nil
+	}
+	return json.RawMessage(s)
 }
 
 func unix(t time.Time) int64 {

@@ -3,6 +3,7 @@ package flow
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"slices"
 	"strings"
@@ -21,6 +22,8 @@ type TokenResponse struct {
 	RefreshToken string `json:"refresh_token,omitempty"`
 	IDToken      string `json:"id_token,omitempty"`
 	Scope        string `json:"scope,omitempty"`
+	// AuthorizationDetails are the granted RFC 9396 details.
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // Token performs a token request for an authenticated client.
@@ -74,7 +77,7 @@ func (s *Service) exchangeCode(ctx context.Context, c store.Client, r oauth.Toke
 	}
 	g := store.Grant{ID: grantID, ClientID: c.ID, UserID: code.UserID, SessionID: code.SessionID,
 		Scope: code.Scope, ACR: code.ACR, AMR: code.AMR, AuthTime: code.AuthTime,
-		CreatedAt: now, ExpiresAt: now.Add(max(s.refreshTTL(c), s.accessTTL(c)))}
+		AuthorizationDetails: code.AuthorizationDetails, CreatedAt: now, ExpiresAt: now.Add(max(s.refreshTTL(c), s.accessTTL(c)))}
 	var refresh string
 	err = s.cfg.Store.Tx(ctx, func(tx store.Store) error {
 		if err := tx.CreateGrant(ctx, g); err != nil {
@@ -170,6 +173,9 @@ func (s *Service) mint(ctx context.Context, c store.Client, g store.Grant, nonce
 		IssuedAt: now.Unix(), JTI: g.ID + "." + token.ID(), ClientID: c.ID, Scope: g.Scope,
 		ACR: g.ACR, AMR: g.AMR, SID: g.SessionID,
 	}
+	if g.AuthorizationDetails != "" {
+		at.AuthorizationDetails = json.RawMessage(g.AuthorizationDetails)
+	}
 	if !g.AuthTime.IsZero() {
 		at.AuthTime = g.AuthTime.Unix()
 	}
@@ -178,7 +184,7 @@ func (s *Service) mint(ctx context.Context, c store.Client, g store.Grant, nonce
 		return nil, internal("sign access token", err)
 	}
 	res := &TokenResponse{AccessToken: access, TokenType: "Bearer", ExpiresIn: int64(s.accessTTL(c) / time.Second),
-		RefreshToken: refresh, Scope: g.Scope}
+		RefreshToken: refresh, Scope: g.Scope, AuthorizationDetails: at.AuthorizationDetails}
 	if g.UserID != "" && slices.Contains(strings.Fields(g.Scope), "openid") {
 		u, err := s.cfg.Store.GetUser(ctx, g.UserID)
 		if err != nil {
@@ -188,6 +194,9 @@ func (s *Service) mint(ctx context.Context, c store.Client, g store.Grant, nonce
 			Issuer: s.cfg.Issuer, Subject: g.UserID, Audience: c.ID, Expiry: now.Add(s.idTTL(c)).Unix(),
 			IssuedAt: now.Unix(), AuthTime: at.AuthTime, Nonce: nonce, ACR: g.ACR, AMR: g.AMR,
 			AZP: c.ID, SID: g.SessionID,
+		}
+		if g.AuthorizationDetails != "" {
+			id.PermissionDigest = oauth.DetailsDigest(g.AuthorizationDetails)
 		}
 		profileClaims(&id, u, strings.Fields(g.Scope))
 		if c.AllowNNIN && slices.Contains(strings.Fields(g.Scope), "nnin") {

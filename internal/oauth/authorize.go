@@ -10,24 +10,25 @@ import (
 
 // Authorization request parameter names.
 const (
-	ParamClientID            = "client_id"
-	ParamRedirectURI         = "redirect_uri"
-	ParamResponseType        = "response_type"
-	ParamResponseMode        = "response_mode"
-	ParamScope               = "scope"
-	ParamState               = "state"
-	ParamNonce               = "nonce"
-	ParamCodeChallenge       = "code_challenge"
-	ParamCodeChallengeMethod = "code_challenge_method"
-	ParamPrompt              = "prompt"
-	ParamMaxAge              = "max_age"
-	ParamACRValues           = "acr_values"
-	ParamClaims              = "claims"
-	ParamLoginHint           = "login_hint"
-	ParamIDTokenHint         = "id_token_hint"
-	ParamUILocales           = "ui_locales"
-	ParamRequest             = "request"
-	ParamRequestURI          = "request_uri"
+	ParamClientID             = "client_id"
+	ParamRedirectURI          = "redirect_uri"
+	ParamResponseType         = "response_type"
+	ParamResponseMode         = "response_mode"
+	ParamScope                = "scope"
+	ParamState                = "state"
+	ParamNonce                = "nonce"
+	ParamCodeChallenge        = "code_challenge"
+	ParamCodeChallengeMethod  = "code_challenge_method"
+	ParamPrompt               = "prompt"
+	ParamMaxAge               = "max_age"
+	ParamACRValues            = "acr_values"
+	ParamClaims               = "claims"
+	ParamLoginHint            = "login_hint"
+	ParamIDTokenHint          = "id_token_hint"
+	ParamUILocales            = "ui_locales"
+	ParamRequest              = "request"
+	ParamRequestURI           = "request_uri"
+	ParamAuthorizationDetails = "authorization_details"
 )
 
 // AuthorizeRequest is a syntactically parsed authorization request.
@@ -48,6 +49,8 @@ type AuthorizeRequest struct {
 	LoginHint           string
 	IDTokenHint         string
 	UILocales           []string
+	// AuthorizationDetails is the canonical RFC 9396 JSON ("" for none).
+	AuthorizationDetails string
 
 	values url.Values
 }
@@ -150,6 +153,13 @@ func (r *AuthorizeRequest) Validate() *Error {
 	r.LoginHint = v.Get(ParamLoginHint)
 	r.IDTokenHint = v.Get(ParamIDTokenHint)
 	r.UILocales = strings.Fields(v.Get(ParamUILocales))
+	if s := v.Get(ParamAuthorizationDetails); s != "" {
+		_, canonical, oe := ParseAuthorizationDetails(s)
+		if oe != nil {
+			return oe
+		}
+		r.AuthorizationDetails = canonical
+	}
 	return nil
 }
 

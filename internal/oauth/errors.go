@@ -66,6 +66,7 @@ var statusOf = map[Code]int{
 	UnmetAuthenticationRequirements: http.StatusBadRequest,
 	InvalidToken:                    http.StatusUnauthorized,
 	InsufficientScope:               http.StatusForbidden,
+	InvalidAuthorizationDetails:     http.StatusBadRequest,
 	SlowDown:                        http.StatusBadRequest,
 }
 

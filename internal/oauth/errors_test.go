@@ -24,6 +24,7 @@ var update = flag.Bool("update", false, "rewrite testdata golden files")
 func allCodes() []Code {
 	return []Code{
 		InvalidRequest,
+		InvalidAuthorizationDetails,
 		InvalidClient,
 		InvalidGrant,
 		UnauthorizedClient,

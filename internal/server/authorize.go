@@ -23,6 +23,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	} else {
 		v = r.URL.Query()
 	}
+	if v.Has(oauth.ParamRequestURI) {
+		s.authorizePushed(w, r, v)
+		return
+	}
 	areq, err := oauth.ParseAuthorize(v)
 	if err != nil {
 		s.renderError(w, r, http.StatusBadRequest, err)
@@ -40,6 +44,10 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	to.ResponseMode = areq.ResponseMode
+	if s.cfg.Flow.RequirePAR() {
+		s.redirectError(w, r, to, oauth.Err(oauth.InvalidRequest, "authorization requests must be pushed (PAR) first"))
+		return
+	}
 	tx, oe := s.cfg.Flow.Begin(r.Context(), c, &areq)
 	if oe != nil {
 		s.redirectError(w, r, to, oe)
@@ -51,6 +59,43 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.proceed(w, r, tx, sess)
+}
+
+// authorizePushed continues a pushed authorization request (RFC 9126):
+// only client_id and request_uri are read from the browser.
+func (s *Server) authorizePushed(w http.ResponseWriter, r *http.Request, v url.Values) {
+	for _, p := range []string{oauth.ParamClientID, oauth.ParamRequestURI} {
+		if len(v[p]) > 1 {
+			s.renderError(w, r, http.StatusBadRequest, oauth.Err(oauth.InvalidRequest, "duplicate %s parameter", p))
+			return
+		}
+	}
+	tx, err := s.cfg.Flow.Pull(r.Context(), v.Get(oauth.ParamClientID), v.Get(oauth.ParamRequestURI))
+	if err != nil {
+		s.renderError(w, r, http.StatusBadRequest, err)
+		return
+	}
+	sess, err := s.session(r)
+	if err != nil {
+		s.renderError(w, r, http.StatusInternalServerError, err)
+		return
+	}
+	s.proceed(w, r, tx, sess)
+}
+
+// par is the pushed authorization request endpoint (RFC 9126).
+func (s *Server) par(w http.ResponseWriter, r *http.Request) {
+	c, err := s.authenticateClient(w, r)
+	if err != nil {
+		writeJSONError(w, r, s.cfg.Logger, err)
+		return
+	}
+	res, err := s.cfg.Flow.Push(r.Context(), c, r.PostForm)
+	if err != nil {
+		writeJSONError(w, r, s.cfg.Logger, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, res)
 }
 
 // proceed asks the flow what comes next for tx and does it.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/stepup-oidc/stepup/internal/keys"
+	"github.com/stepup-oidc/stepup/internal/oauth"
 )
 
 // Discovery is the OpenID Provider Metadata document (and RFC 8414).
@@ -34,6 +35,9 @@ type Discovery struct {
 	ACRValuesSupported                         []string `json:"acr_values_supported"`
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
+	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
+	AuthorizationDetailsTypesSupported         []string `json:"authorization_details_types_supported"`
 	// ACRSatisfies is Stepup's discovery extension: for each supported acr
 	// value, every acr value it satisfies (itself and the weaker values it
 	// implies). A resource server needing acr X accepts a token whose acr A
@@ -69,6 +73,9 @@ func (s *Server) Metadata() Discovery {
 		ClaimsParameterSupported:                   true,
 		ACRValuesSupported:                         s.cfg.Flow.SupportedACR(),
 		ACRSatisfies:                               s.cfg.Flow.ACRSatisfies(),
+		PushedAuthorizationRequestEndpoint:         iss + pathPAR,
+		RequirePushedAuthorizationRequests:         s.cfg.Flow.RequirePAR(),
+		AuthorizationDetailsTypesSupported:         oauth.DetailTypes(),
 		PromptValuesSupported:                      []string{"none", "login", "select_account"},
 		AuthorizationResponseISSParameterSupported: true,
 	}

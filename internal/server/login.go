@@ -96,12 +96,13 @@ type choice struct{ Value, Label string }
 
 // page is the state of one login step as the handlers see it.
 type page struct {
-	tx     *flow.Transaction
-	sealed string
-	sess   *store.Session
-	need   *flow.LoginNeed
-	user   *store.User // the user who must authenticate, if known
-	tr     func(string, ...any) string
+	tx      *flow.Transaction
+	sealed  string
+	sess    *store.Session
+	need    *flow.LoginNeed
+	approve *flow.ApprovalNeed
+	user    *store.User // the user who must authenticate, if known
+	tr      func(string, ...any) string
 }
 
 // loadStep unseals the transaction and asks the flow what it needs. done is
@@ -126,9 +127,16 @@ func (s *Server) loadStep(w http.ResponseWriter, r *http.Request, sealed string)
 		s.redirectCode(w, r, p.to(), res.Code)
 		return p, true
 	}
-	p.need = res.Login
-	if p.need.UserID != "" {
-		if u, err := s.cfg.Flow.User(r.Context(), p.need.UserID); err == nil {
+	p.need, p.approve = res.Login, res.Approve
+	uid := ""
+	if p.need != nil {
+		uid = p.need.UserID
+	} else {
+		uid = p.approve.UserID
+		p.need = &flow.LoginNeed{UserID: uid}
+	}
+	if uid != "" {
+		if u, err := s.cfg.Flow.User(r.Context(), uid); err == nil {
 			p.user = &u
 		}
 	}
@@ -172,6 +180,10 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 // showStep renders the method choice (with the password form when the
 // password is one of them).
 func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p page, msg string) {
+	if p.approve != nil {
+		s.showApproval(w, r, status, p, msg)
+		return
+	}
 	data := map[string]any{"Title": "Sign in", "Reason": p.reason(), "TX": p.sealed,
 		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Error": msg, "StepUp": p.need.StepUp, "UILocales": p.tx.UILocales}
 	if p.need.StepUp {
@@ -226,6 +238,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	f := r.PostForm
 	if f.Get("decision") == "cancel" {
 		s.redirectError(w, r, p.to(), oauth.Err(oauth.AccessDenied, "the user cancelled the sign-in"))
+		return
+	}
+	if p.approve != nil {
+		s.stepApprove(w, r, p)
 		return
 	}
 	method := f.Get("method")

@@ -18,6 +18,7 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("GET /upstream/callback", s.upstreamCallback)
 
+	m.HandleFunc("POST /par", s.par)
 	m.HandleFunc("POST /token", s.token)
 	m.HandleFunc("GET /userinfo", s.userinfo)
 	m.HandleFunc("POST /userinfo", s.userinfo)
@@ -44,4 +45,5 @@ const (
 	pathIntrospect = "/introspect"
 	pathRevoke     = "/revoke"
 	pathLogout     = "/logout"
+	pathPAR        = "/par"
 )

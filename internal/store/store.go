@@ -31,6 +31,7 @@ type Store interface {
 	Keys
 	Credentials
 	Links
+	PushedRequests
 
 	// Tx runs fn in one transaction: all of fn's writes commit together or
 	// not at all. The Store passed to fn must be used inside fn only.
@@ -158,8 +159,10 @@ type Code struct {
 	ACR                 string
 	AMR                 []string
 	AuthTime            time.Time
-	CreatedAt           time.Time
-	ExpiresAt           time.Time
+	// AuthorizationDetails is the approved RFC 9396 JSON array ("" for none).
+	AuthorizationDetails string
+	CreatedAt            time.Time
+	ExpiresAt            time.Time
 	// GrantID is set when the code is consumed: the grant it produced.
 	GrantID    string
 	ConsumedAt time.Time
@@ -187,9 +190,11 @@ type Grant struct {
 	ACR       string
 	AMR       []string
 	AuthTime  time.Time
-	CreatedAt time.Time
-	ExpiresAt time.Time
-	RevokedAt time.Time // zero while active
+	// AuthorizationDetails is the granted RFC 9396 JSON array ("" for none).
+	AuthorizationDetails string
+	CreatedAt            time.Time
+	ExpiresAt            time.Time
+	RevokedAt            time.Time // zero while active
 }
 
 // Grants stores grants.
@@ -308,4 +313,24 @@ type Links interface {
 	// CreateLink fails with ErrConflict when (Upstream, Subject) is linked.
 	CreateLink(ctx context.Context, l Link) error
 	GetLink(ctx context.Context, upstream, subject string) (Link, error)
+}
+
+// PushedRequest is a pushed authorization request (RFC 9126), stored by
+// the hash of its request_uri until used once or expired.
+type PushedRequest struct {
+	Hash     string
+	ClientID string
+	// Payload is the validated request, opaque to the store.
+	Payload   []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// PushedRequests stores pushed authorization requests.
+type PushedRequests interface {
+	CreatePushedRequest(ctx context.Context, r PushedRequest) error
+	// ConsumePushedRequest returns the request and deletes it, atomically:
+	// exactly one of concurrent callers gets it; the others, and any later
+	// caller, get ErrNotFound. Expiry is the caller's check.
+	ConsumePushedRequest(ctx context.Context, hash string) (PushedRequest, error)
 }

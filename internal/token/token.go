@@ -47,6 +47,8 @@ type IDClaims struct {
 	Username      string `json:"preferred_username,omitempty"`
 	// NNIN is the national identity number, for clients allowed the nnin scope.
 	NNIN string `json:"nnin,omitempty"`
+	// PermissionDigest is the digest of the approved authorization details.
+	PermissionDigest string `json:"permission_digest,omitempty"`
 }
 
 // AccessClaims are the claims of an RFC 9068 JWT access token.
@@ -63,6 +65,8 @@ type AccessClaims struct {
 	ACR      string   `json:"acr,omitempty"`
 	AMR      []string `json:"amr,omitempty"`
 	SID      string   `json:"sid,omitempty"`
+	// AuthorizationDetails are the granted RFC 9396 details.
+	AuthorizationDetails json.RawMessage `json:"authorization_details,omitempty"`
 }
 
 // SignID signs an ID token with alg.

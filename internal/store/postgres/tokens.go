@@ -13,7 +13,7 @@ import (
 )
 
 const codeCols = `hash, client_id, redirect_uri, user_id, session_id, scope, nonce,
-	code_challenge, code_challenge_method, acr, amr, auth_time, created_at, expires_at,
+	code_challenge, code_challenge_method, acr, amr, auth_time, authorization_details, created_at, expires_at,
 	grant_id, consumed_at`
 
 func scanCode(row scanner) (store.Code, error) {
@@ -22,7 +22,7 @@ func scanCode(row scanner) (store.Code, error) {
 		authTime, created, expires, consumed pgtype.Timestamptz
 	)
 	if err := row.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.UserID, &c.SessionID, &c.Scope, &c.Nonce,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.ACR, &c.AMR, &authTime, &created, &expires,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.ACR, &c.AMR, &authTime, &c.AuthorizationDetails, &created, &expires,
 		&c.GrantID, &consumed); err != nil {
 		return store.Code{}, err
 	}
@@ -33,11 +33,11 @@ func scanCode(row scanner) (store.Code, error) {
 // CreateCode stores c; ErrConflict when its hash exists.
 func (s *Store) CreateCode(ctx context.Context, c store.Code) error {
 	tag, err := s.q().Exec(ctx, `INSERT INTO codes (`+codeCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
 		ON CONFLICT DO NOTHING`,
 		c.Hash, c.ClientID, c.RedirectURI, c.UserID, c.SessionID, c.Scope, c.Nonce,
-		c.CodeChallenge, c.CodeChallengeMethod, c.ACR, list(c.AMR), toDB(c.AuthTime), toDB(c.CreatedAt), toDB(c.ExpiresAt),
-		c.GrantID, toDB(c.ConsumedAt))
+		c.CodeChallenge, c.CodeChallengeMethod, c.ACR, list(c.AMR), toDB(c.AuthTime), c.AuthorizationDetails,
+		toDB(c.CreatedAt), toDB(c.ExpiresAt), c.GrantID, toDB(c.ConsumedAt))
 	return mustInsert(tag, err, "create code", c.Hash)
 }
 
@@ -65,7 +65,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash, grantID string, now time.
 	return c, fmt.Errorf("store/postgres: consume code %q: %w", hash, store.ErrAlreadyUsed)
 }
 
-const grantCols = `id, client_id, user_id, session_id, scope, acr, amr, auth_time, created_at, expires_at, revoked_at`
+const grantCols = `id, client_id, user_id, session_id, scope, acr, amr, auth_time, authorization_details,
+	created_at, expires_at, revoked_at`
 
 func scanGrant(row scanner) (store.Grant, error) {
 	var (
@@ -73,7 +74,7 @@ func scanGrant(row scanner) (store.Grant, error) {
 		authTime, created, expires, revoked pgtype.Timestamptz
 	)
 	if err := row.Scan(&g.ID, &g.ClientID, &g.UserID, &g.SessionID, &g.Scope, &g.ACR, &g.AMR,
-		&authTime, &created, &expires, &revoked); err != nil {
+		&authTime, &g.AuthorizationDetails, &created, &expires, &revoked); err != nil {
 		return store.Grant{}, err
 	}
 	g.AuthTime, g.CreatedAt, g.ExpiresAt, g.RevokedAt = fromDB(authTime), fromDB(created), fromDB(expires), fromDB(revoked)
@@ -83,9 +84,9 @@ func scanGrant(row scanner) (store.Grant, error) {
 // CreateGrant stores g; ErrConflict when its id exists.
 func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	tag, err := s.q().Exec(ctx, `INSERT INTO grants (`+grantCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING`,
 		g.ID, g.ClientID, g.UserID, g.SessionID, g.Scope, g.ACR, list(g.AMR),
-		toDB(g.AuthTime), toDB(g.CreatedAt), toDB(g.ExpiresAt), toDB(g.RevokedAt))
+		toDB(g.AuthTime), g.AuthorizationDetails, toDB(g.CreatedAt), toDB(g.ExpiresAt), toDB(g.RevokedAt))
 	return mustInsert(tag, err, "create grant", g.ID)
 }
 

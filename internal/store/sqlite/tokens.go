@@ -11,7 +11,7 @@ import (
 )
 
 const codeCols = `hash, client_id, redirect_uri, user_id, session_id, scope, nonce,
-	code_challenge, code_challenge_method, acr, amr, auth_time, created_at, expires_at,
+	code_challenge, code_challenge_method, acr, amr, auth_time, authorization_details, created_at, expires_at,
 	grant_id, consumed_at`
 
 func scanCode(sc scanner) (store.Code, error) {
@@ -21,7 +21,7 @@ func scanCode(sc scanner) (store.Code, error) {
 		authTime, created, expires, consumed sql.NullInt64
 	)
 	if err := sc.Scan(&c.Hash, &c.ClientID, &c.RedirectURI, &c.UserID, &c.SessionID, &c.Scope, &c.Nonce,
-		&c.CodeChallenge, &c.CodeChallengeMethod, &c.ACR, &amr, &authTime, &created, &expires,
+		&c.CodeChallenge, &c.CodeChallengeMethod, &c.ACR, &amr, &authTime, &c.AuthorizationDetails, &created, &expires,
 		&c.GrantID, &consumed); err != nil {
 		return store.Code{}, err
 	}
@@ -40,10 +40,10 @@ func (s *Store) CreateCode(ctx context.Context, c store.Code) error {
 		return err
 	}
 	_, err = s.writer().ExecContext(ctx, `INSERT INTO codes (`+codeCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.Hash, c.ClientID, c.RedirectURI, c.UserID, c.SessionID, c.Scope, c.Nonce,
-		c.CodeChallenge, c.CodeChallengeMethod, c.ACR, amr, toDB(c.AuthTime), toDB(c.CreatedAt), toDB(c.ExpiresAt),
-		c.GrantID, toDB(c.ConsumedAt))
+		c.CodeChallenge, c.CodeChallengeMethod, c.ACR, amr, toDB(c.AuthTime), c.AuthorizationDetails,
+		toDB(c.CreatedAt), toDB(c.ExpiresAt), c.GrantID, toDB(c.ConsumedAt))
 	return mapErr(err, "create code", c.Hash)
 }
 
@@ -70,7 +70,8 @@ func (s *Store) ConsumeCode(ctx context.Context, hash, grantID string, now time.
 	return c, fmt.Errorf("store/sqlite: consume code %q: %w", hash, store.ErrAlreadyUsed)
 }
 
-const grantCols = `id, client_id, user_id, session_id, scope, acr, amr, auth_time, created_at, expires_at, revoked_at`
+const grantCols = `id, client_id, user_id, session_id, scope, acr, amr, auth_time, authorization_details,
+	created_at, expires_at, revoked_at`
 
 func scanGrant(sc scanner) (store.Grant, error) {
 	var (
@@ -79,7 +80,7 @@ func scanGrant(sc scanner) (store.Grant, error) {
 		authTime, created, expires, revoked sql.NullInt64
 	)
 	if err := sc.Scan(&g.ID, &g.ClientID, &g.UserID, &g.SessionID, &g.Scope, &g.ACR, &amr,
-		&authTime, &created, &expires, &revoked); err != nil {
+		&authTime, &g.AuthorizationDetails, &created, &expires, &revoked); err != nil {
 		return store.Grant{}, err
 	}
 	var err error
@@ -96,9 +97,9 @@ func (s *Store) CreateGrant(ctx context.Context, g store.Grant) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.writer().ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err = s.writer().ExecContext(ctx, `INSERT INTO grants (`+grantCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		g.ID, g.ClientID, g.UserID, g.SessionID, g.Scope, g.ACR, amr,
-		toDB(g.AuthTime), toDB(g.CreatedAt), toDB(g.ExpiresAt), toDB(g.RevokedAt))
+		toDB(g.AuthTime), g.AuthorizationDetails, toDB(g.CreatedAt), toDB(g.ExpiresAt), toDB(g.RevokedAt))
 	return mapErr(err, "create grant", g.ID)
 }
 

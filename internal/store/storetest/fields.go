@@ -135,4 +135,10 @@ func testEveryField(t *testing.T, s store.Store) {
 	gl, err := s.GetLink(ctx, l.Upstream, l.Subject)
 	must(t, err)
 	diff(t, "link", l, gl)
+
+	pr := filled[store.PushedRequest](10)
+	must(t, s.CreatePushedRequest(ctx, pr))
+	gpr, err := s.ConsumePushedRequest(ctx, pr.Hash)
+	must(t, err)
+	diff(t, "pushed request", pr, gpr)
 }

@@ -125,6 +125,9 @@ func testConcurrency(t *testing.T, s store.Store) {
 				fail(err)
 				_, err = s.ListClients(ctx)
 				fail(err)
+				fail(s.CreatePushedRequest(ctx, newPushed(id)))
+				_, err = s.ConsumePushedRequest(ctx, id)
+				fail(err)
 			case 1:
 				fail(s.CreateCode(ctx, newCode(id)))
 				fail(s.Tx(ctx, func(tx store.Store) error {

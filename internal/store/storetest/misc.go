@@ -137,6 +137,14 @@ func testTimeRoundTrip(t *testing.T, s store.Store) {
 		gl, err := s.GetLink(ctx, "up", id)
 		must(t, err)
 		checkTime(t, name("Link.CreatedAt"), tm, gl.CreatedAt)
+
+		pr := newPushed(id)
+		pr.CreatedAt, pr.ExpiresAt = tm, tm
+		must(t, s.CreatePushedRequest(ctx, pr))
+		gpr, err := s.ConsumePushedRequest(ctx, id)
+		must(t, err)
+		checkTime(t, name("PushedRequest.CreatedAt"), tm, gpr.CreatedAt)
+		checkTime(t, name("PushedRequest.ExpiresAt"), tm, gpr.ExpiresAt)
 	}
 	keys, err := s.ListKeys(ctx)
 	must(t, err)
@@ -211,6 +219,13 @@ func testTimeZero(t *testing.T, s store.Store) {
 	gl, err := s.GetLink(ctx, "up", "sub")
 	must(t, err)
 	diff(t, "link", l, gl)
+
+	pr := store.PushedRequest{Hash: "p1"}
+	must(t, s.CreatePushedRequest(ctx, pr))
+	must(t, s.CreatePushedRequest(ctx, store.PushedRequest{Hash: "p2"})) // left for DeleteExpired
+	gpr, err := s.ConsumePushedRequest(ctx, "p1")
+	must(t, err)
+	diff(t, "pushed request", pr, gpr)
 
 	// A zero expiry never expires.
 	n, err := s.DeleteExpired(ctx, at(100*365*24*time.Hour))

@@ -7,7 +7,8 @@
 //   - Times come back in UTC, without a monotonic reading, truncated to
 //     microseconds; the zero time comes back as the zero time and means
 //     "never" for expiries (DeleteExpired keeps such rows).
-//   - Empty and nil lists (and Key.Private) are interchangeable.
+//   - Empty and nil lists (and Key.Private, PushedRequest.Payload) are
+//     interchangeable.
 //   - Create* fail with ErrConflict on an existing key; Delete*, Update*,
 //     Get*, RevokeGrant and RetireKey fail with ErrNotFound on an unknown one.
 //     RetireKey on a key retired already fails with ErrConflict.
@@ -85,9 +86,11 @@ func cases() []testCase {
 		{"Codes/ConsumeIsOneTimeUnderConcurrency", testCodesConcurrent},
 		{"Codes/UnknownIsNotFound", testCodesUnknown},
 		{"Codes/ConsumeIgnoresExpiry", testCodesExpiry},
+		{"Codes/LargeAuthorizationDetails", testCodesLargeAuthorizationDetails},
 
 		{"Grants/CreateGet", testGrantsCreateGet},
 		{"Grants/Revoke", testGrantsRevoke},
+		{"Grants/LargeAuthorizationDetails", testGrantsLargeAuthorizationDetails},
 
 		{"Refresh/CreateGetUse", testRefreshCreateGetUse},
 		{"Refresh/RotationIsOneTimeUnderConcurrency", testRefreshConcurrent},
@@ -103,6 +106,12 @@ func cases() []testCase {
 
 		{"Links/CreateGet", testLinks},
 
+		{"PushedRequests/CreateConsumeOnce", testPushedCreateConsume},
+		{"PushedRequests/ConsumeIsOneTimeUnderConcurrency", testPushedConcurrent},
+		{"PushedRequests/DuplicateIsConflict", testPushedDuplicate},
+		{"PushedRequests/UnknownIsNotFound", testPushedUnknown},
+		{"PushedRequests/DeleteExpiredRemovesThem", testPushedDeleteExpired},
+
 		{"Tx/CommitsAllWrites", testTxCommit},
 		{"Tx/RollbackOnError", testTxRollback},
 		{"Tx/RollbackOnPanic", testTxPanic},
@@ -111,6 +120,7 @@ func cases() []testCase {
 		{"Tx/NestedRollsBackOnlyInner", testTxNested},
 		{"Tx/UsableAfterSentinelErrors", testTxSentinels},
 		{"Tx/ConsumeRolledBackIsReusable", testTxConsumeRollback},
+		{"Tx/PushedRequests", testTxPushed},
 
 		{"Time/RoundTripsUTCMicroseconds", testTimeRoundTrip},
 		{"Time/ZeroRoundTripsAsZero", testTimeZero},
@@ -253,37 +263,43 @@ func newSession(id, userID string, created time.Time) store.Session {
 	}
 }
 
+// accountDetails is a small RFC 9396 authorization_details array.
+const accountDetails = `[{"type":"account_information","actions":["list_accounts","read_balances"],` +
+	`"locations":["https://example.com/accounts"]}]`
+
 func newCode(hash string) store.Code {
 	return store.Code{
-		Hash:                hash,
-		ClientID:            "client-1",
-		RedirectURI:         "https://client-1.example/cb",
-		UserID:              "user-1",
-		SessionID:           "session-1",
-		Scope:               "openid profile email",
-		Nonce:               "nonce-" + hash,
-		CodeChallenge:       "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-		CodeChallengeMethod: "S256",
-		ACR:                 "urn:stepup:acr:mfa",
-		AMR:                 []string{"pwd", "otp"},
-		AuthTime:            at(-time.Minute),
-		CreatedAt:           at(0),
-		ExpiresAt:           at(time.Minute),
+		Hash:                 hash,
+		ClientID:             "client-1",
+		RedirectURI:          "https://client-1.example/cb",
+		UserID:               "user-1",
+		SessionID:            "session-1",
+		Scope:                "openid profile email",
+		Nonce:                "nonce-" + hash,
+		CodeChallenge:        "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+		CodeChallengeMethod:  "S256",
+		ACR:                  "urn:stepup:acr:mfa",
+		AMR:                  []string{"pwd", "otp"},
+		AuthTime:             at(-time.Minute),
+		AuthorizationDetails: accountDetails,
+		CreatedAt:            at(0),
+		ExpiresAt:            at(time.Minute),
 	}
 }
 
 func newGrant(id string) store.Grant {
 	return store.Grant{
-		ID:        id,
-		ClientID:  "client-1",
-		UserID:    "user-1",
-		SessionID: "session-1",
-		Scope:     "openid offline_access",
-		ACR:       "urn:stepup:acr:mfa",
-		AMR:       []string{"pwd", "otp"},
-		AuthTime:  at(-time.Minute),
-		CreatedAt: at(0),
-		ExpiresAt: at(30 * 24 * time.Hour),
+		ID:                   id,
+		ClientID:             "client-1",
+		UserID:               "user-1",
+		SessionID:            "session-1",
+		Scope:                "openid offline_access",
+		ACR:                  "urn:stepup:acr:mfa",
+		AMR:                  []string{"pwd", "otp"},
+		AuthTime:             at(-time.Minute),
+		AuthorizationDetails: accountDetails,
+		CreatedAt:            at(0),
+		ExpiresAt:            at(30 * 24 * time.Hour),
 	}
 }
 
