@@ -36,7 +36,8 @@ type Store interface {
 	// Tx runs fn in one transaction: all of fn's writes commit together or
 	// not at all. The Store passed to fn must be used inside fn only.
 	Tx(ctx context.Context, fn func(Store) error) error
-	// DeleteExpired removes codes, refresh tokens, grants, sessions and keys
+	// DeleteExpired removes codes, refresh tokens, grants, sessions, keys and
+	// pushed requests
 	// whose expiry is before now and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	Close() error
