@@ -37,8 +37,8 @@ type Store interface {
 	// not at all. The Store passed to fn must be used inside fn only.
 	Tx(ctx context.Context, fn func(Store) error) error
 	// DeleteExpired removes codes, refresh tokens, grants, sessions, keys and
-	// pushed requests
-	// whose expiry is before now and returns how many rows went.
+	// pushed requests whose expiry is before now (a zero expiry never
+	// expires) and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	Close() error
 }
