@@ -8,6 +8,7 @@ import (
 	"golang.org/x/oauth2"
 	"html"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -93,6 +94,12 @@ func start(t *testing.T, st store.Store, cfg *config.Config) *provider {
 // issuer turns passkeys on).
 func startOn(t *testing.T, ln net.Listener, issuer string, st store.Store, cfg *config.Config) *provider {
 	t.Helper()
+	return startLogged(t, ln, issuer, st, cfg, nil)
+}
+
+// startLogged is startOn with the provider's logger.
+func startLogged(t *testing.T, ln net.Listener, issuer string, st store.Store, cfg *config.Config, log *slog.Logger) *provider {
+	t.Helper()
 	if cfg == nil {
 		cfg = testConfig()
 	}
@@ -103,7 +110,7 @@ func startOn(t *testing.T, ln net.Listener, issuer string, st store.Store, cfg *
 		t.Fatal(err)
 	}
 	clk := &clock{}
-	a, err := app.New(t.Context(), cfg, st, nil, clk.Now)
+	a, err := app.New(t.Context(), cfg, st, log, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +288,7 @@ func (h *person) drive(t *testing.T, b *browser, pg page) page {
 			pg = b.submit(pg, url.Values{"method": {"enroll:totp"}, "code": {h.code(t)}})
 		case strings.Contains(body, `autocomplete="one-time-code"`):
 			pg = b.submit(pg, url.Values{"method": {"totp"}, "code": {h.code(t)}})
-		case strings.Contains(body, `autocomplete="current-password"`) && !strings.Contains(body, `id="login-error"`):
+		case strings.Contains(body, `autocomplete="current-password"`):
 			pg = b.submit(pg, url.Values{"username": {h.user}, "password": {h.pw}, "method": {"password"}})
 		case has("totp") && h.totpSecret != "":
 			pg = b.submit(pg, url.Values{"method": {"totp"}})
