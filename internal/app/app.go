@@ -73,7 +73,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	if err := km.Ensure(ctx); err != nil {
 		return nil, err
 	}
-	sealer := seal.Sealer{Secret: km.Secret, Now: now}
+	sealer := seal.Sealer{Secret: km.Secret, Secrets: km.Secrets, Now: now}
 	tm, err := totp.New(totp.Config{Issuer: "Stepup", Store: st, Now: now})
 	if err != nil {
 		return nil, err

@@ -263,17 +263,28 @@ func TestThreeNodesShareOnePostgres(t *testing.T) {
 		ps.Shutdown(ctx)
 	})
 
-	// The first node creates the signing keys and the sealing secret; the
-	// others, started after it, find them in the store.
+	// The three nodes start at once, as a deployment's would: each may
+	// create keys, and they must settle on one set (the oldest key of each
+	// algorithm) without a restart.
+	rr.nodes = make([]*node, 3)
+	var wg sync.WaitGroup
 	for i := range 3 {
-		rr.nodes = append(rr.nodes, startNode(t, fmt.Sprintf("node%d", i), issuer, pool))
+		wg.Go(func() { rr.nodes[i] = startNode(t, fmt.Sprintf("node%d", i), issuer, pool) })
 	}
-	kids := map[string]bool{}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	jwks, secrets := map[string]bool{}, map[string]bool{}
 	for _, n := range rr.nodes {
-		kids[string(n.app.Keys.JWKS(t.Context()))] = true
+		if err := n.app.Keys.Reload(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		jwks[string(n.app.Keys.JWKS(t.Context()))] = true
+		secrets[string(n.app.Keys.Secret())] = true
 	}
-	if len(kids) != 1 {
-		t.Fatalf("the three nodes publish %d different key sets", len(kids))
+	if len(jwks) != 1 || len(secrets) != 1 {
+		t.Fatalf("the three nodes publish %d different key sets and seal with %d different secrets", len(jwks), len(secrets))
 	}
 	t.Logf("three nodes up after %v", time.Since(began).Round(time.Millisecond))
 

@@ -94,7 +94,7 @@ func New(cfg Config) (*Service, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sealer.Secret == nil {
-		cfg.Sealer = seal.Sealer{Secret: cfg.Keys.Secret, Now: cfg.Now}
+		cfg.Sealer = seal.Sealer{Secret: cfg.Keys.Secret, Secrets: cfg.Keys.Secrets, Now: cfg.Now}
 	}
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {

@@ -1,7 +1,7 @@
 package flow
 
 import (
-	"crypto/hmac"
+	"context"
 	"encoding/base64"
 	"errors"
 )
@@ -21,7 +21,11 @@ func (s *Service) Seal(t *Transaction) (string, error) {
 func (s *Service) Unseal(v string) (*Transaction, error) {
 	var t Transaction
 	if err := s.cfg.Sealer.Open(purposeTx, v, &t); err != nil {
-		return nil, ErrBadTransaction
+		// Another node may have sealed it with a secret this node has not
+		// loaded yet: reload once and retry.
+		if s.cfg.Keys.Reload(context.Background()) != nil || s.cfg.Sealer.Open(purposeTx, v, &t) != nil {
+			return nil, ErrBadTransaction
+		}
 	}
 	return &t, nil
 }
@@ -36,5 +40,9 @@ func (s *Service) CheckCSRF(cookie, formToken string) bool {
 	if cookie == "" || formToken == "" {
 		return false
 	}
-	return hmac.Equal([]byte(s.CSRFToken(cookie)), []byte(formToken))
+	sum, err := base64.RawURLEncoding.DecodeString(formToken)
+	if err != nil {
+		return false
+	}
+	return s.cfg.Sealer.CheckMAC("csrf", []byte(cookie), sum)
 }

@@ -61,7 +61,7 @@ type Manager struct {
 	active  map[string]*signingKey // by alg
 	byKID   map[string]*signingKey
 	jwks    []byte
-	secret  []byte
+	secrets [][]byte // the current sealing secret first, then retired ones
 	lastTry time.Time
 }
 
@@ -115,8 +115,51 @@ func (m *Manager) Ensure(ctx context.Context) error {
 			return fmt.Errorf("keys: create %s: %w", alg, err)
 		}
 	}
+	if err := m.dedupe(ctx); err != nil {
+		return err
+	}
 	return m.reload(ctx)
 }
+
+// dedupe retires all but the oldest active key of each algorithm. Nodes
+// starting together may each create a key; every node then settles on the
+// same one (the oldest), and the others stay published for the overlap.
+func (m *Manager) dedupe(ctx context.Context) error {
+	ks, err := m.cfg.Store.ListKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("keys: list: %w", err)
+	}
+	oldest := map[string]store.Key{}
+	for _, k := range ks {
+		if !k.RetiredAt.IsZero() {
+			continue
+		}
+		if o, ok := oldest[k.Alg]; !ok || older(k, o) {
+			oldest[k.Alg] = k
+		}
+	}
+	now := m.cfg.Now()
+	for _, k := range ks {
+		if k.RetiredAt.IsZero() && oldest[k.Alg].ID != k.ID {
+			err := m.cfg.Store.RetireKey(ctx, k.ID, now, now.Add(m.cfg.Overlap))
+			if err != nil && !errors.Is(err, store.ErrConflict) && !errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("keys: retire duplicate %s: %w", k.ID, err)
+			}
+		}
+	}
+	return nil
+}
+
+// older orders keys by creation time, then id: the same on every node.
+func older(a, b store.Key) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	return a.ID < b.ID
+}
+
+// Reload re-reads the key set now (after a value failed to open, say).
+func (m *Manager) Reload(ctx context.Context) error { return m.reload(ctx) }
 
 // Rotate retires every active key and creates successors. Retired signing
 // keys stay published for the overlap.
@@ -191,14 +234,29 @@ func (m *Manager) reload(ctx context.Context) error {
 	active := map[string]*signingKey{}
 	byKID := map[string]*signingKey{}
 	var pub []jose.JSONWebKey
-	var secret []byte
+	var secrets [][]byte
+	var current *store.Key
+	activeKey := map[string]store.Key{}
+	for _, k := range ks {
+		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+			continue
+		}
+		if k.RetiredAt.IsZero() {
+			if o, ok := activeKey[k.Alg]; !ok || older(k, o) {
+				activeKey[k.Alg] = k
+			}
+		}
+	}
 	for _, k := range ks { // newest first
 		if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
 			continue
 		}
 		if k.Use == "enc" {
-			if secret == nil && k.RetiredAt.IsZero() {
-				secret = k.Private
+			if a, ok := activeKey[k.Alg]; ok && a.ID == k.ID {
+				kk := k
+				current = &kk
+			} else {
+				secrets = append(secrets, k.Private)
 			}
 			continue
 		}
@@ -217,9 +275,12 @@ func (m *Manager) reload(ctx context.Context) error {
 		}
 		byKID[k.ID] = sk
 		pub = append(pub, sk.public)
-		if k.RetiredAt.IsZero() && active[k.Alg] == nil {
+		if a, ok := activeKey[k.Alg]; ok && a.ID == k.ID {
 			active[k.Alg] = sk
 		}
+	}
+	if current != nil {
+		secrets = append([][]byte{current.Private}, secrets...)
 	}
 	if len(active) == 0 {
 		return errors.New("keys: no active signing key")
@@ -229,7 +290,7 @@ func (m *Manager) reload(ctx context.Context) error {
 		return fmt.Errorf("keys: marshal jwks: %w", err)
 	}
 	m.mu.Lock()
-	m.active, m.byKID, m.jwks, m.secret, m.loaded = active, byKID, doc, secret, now
+	m.active, m.byKID, m.jwks, m.secrets, m.loaded = active, byKID, doc, secrets, now
 	m.mu.Unlock()
 	return nil
 }
@@ -256,7 +317,18 @@ func (m *Manager) JWKS(ctx context.Context) []byte {
 func (m *Manager) Secret() []byte {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	return m.secret
+	if len(m.secrets) == 0 {
+		return nil
+	}
+	return m.secrets[0]
+}
+
+// Secrets returns every unexpired sealing secret, the current one first:
+// values sealed with a retired secret still open during the overlap.
+func (m *Manager) Secrets() [][]byte {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.secrets
 }
 
 // Sign serialises payload as a compact JWS with the active key for alg and

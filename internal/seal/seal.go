@@ -25,7 +25,20 @@ var ErrInvalid = errors.New("seal: invalid or expired")
 type Sealer struct {
 	// Secret returns the current 32-byte secret (shared by every node).
 	Secret func() []byte
-	Now    func() time.Time
+	// Secrets, when set, returns every secret still accepted, the current
+	// one first: Open and CheckMAC try each, so values sealed before a
+	// rotation, or by a node that has not reloaded yet, still open.
+	Secrets func() [][]byte
+	Now     func() time.Time
+}
+
+func (s Sealer) all() [][]byte {
+	if s.Secrets != nil {
+		if all := s.Secrets(); len(all) > 0 {
+			return all
+		}
+	}
+	return [][]byte{s.Secret()}
 }
 
 type envelope struct {
@@ -43,7 +56,7 @@ func (s Sealer) Seal(purpose string, v any, ttl time.Duration) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("seal: %w", err)
 	}
-	aead, err := s.aead(purpose)
+	aead, err := s.aead(s.Secret(), purpose)
 	if err != nil {
 		return "", err
 	}
@@ -58,15 +71,20 @@ func (s Sealer) Open(purpose, sealed string, v any) error {
 	if err != nil {
 		return ErrInvalid
 	}
-	aead, err := s.aead(purpose)
-	if err != nil {
-		return err
+	var b []byte
+	for _, secret := range s.all() {
+		aead, err := s.aead(secret, purpose)
+		if err != nil {
+			return err
+		}
+		if len(raw) < aead.NonceSize() {
+			return ErrInvalid
+		}
+		if b, err = aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(purpose)); err == nil {
+			break
+		}
 	}
-	if len(raw) < aead.NonceSize() {
-		return ErrInvalid
-	}
-	b, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(purpose))
-	if err != nil {
+	if b == nil {
 		return ErrInvalid
 	}
 	var env envelope
@@ -79,21 +97,36 @@ func (s Sealer) Open(purpose, sealed string, v any) error {
 	return nil
 }
 
-// MAC returns an HMAC-SHA256 of msg under a key derived for purpose.
+// MAC returns an HMAC-SHA256 of msg under a key derived for purpose from
+// the current secret.
 func (s Sealer) MAC(purpose string, msg []byte) []byte {
-	m := hmac.New(sha256.New, s.derive("mac/"+purpose))
+	return mac(s.Secret(), purpose, msg)
+}
+
+// CheckMAC reports whether sum is MAC(purpose, msg) under any accepted secret.
+func (s Sealer) CheckMAC(purpose string, msg, sum []byte) bool {
+	for _, secret := range s.all() {
+		if hmac.Equal(mac(secret, purpose, msg), sum) {
+			return true
+		}
+	}
+	return false
+}
+
+func mac(secret []byte, purpose string, msg []byte) []byte {
+	m := hmac.New(sha256.New, derive(secret, "mac/"+purpose))
 	m.Write(msg)
 	return m.Sum(nil)
 }
 
-func (s Sealer) derive(purpose string) []byte {
-	m := hmac.New(sha256.New, s.Secret())
+func derive(secret []byte, purpose string) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("stepup/" + purpose))
 	return m.Sum(nil)
 }
 
-func (s Sealer) aead(purpose string) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(s.derive("seal/" + purpose))
+func (s Sealer) aead(secret []byte, purpose string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(derive(secret, "seal/"+purpose))
 	if err != nil {
 		return nil, fmt.Errorf("seal: cipher: %w", err)
 	}
