@@ -30,6 +30,7 @@ type fakeOP struct {
 	meta     map[string]any
 	pushed   map[string]url.Values // request_uri -> request
 	codes    map[string]url.Values // code -> authorization request
+	refresh  map[string]url.Values // refresh token -> authorization request
 	jwksHits int
 	now      func() time.Time
 	// edit, when set, changes the claims and the protected header of the
@@ -38,7 +39,8 @@ type fakeOP struct {
 }
 
 func newFakeOP() *fakeOP {
-	op := &fakeOP{pushed: map[string]url.Values{}, codes: map[string]url.Values{}, now: time.Now}
+	op := &fakeOP{pushed: map[string]url.Values{}, codes: map[string]url.Values{},
+		refresh: map[string]url.Values{}, now: time.Now}
 	op.rotate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", op.discovery)
@@ -144,10 +146,20 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	r.ParseForm()
 	op.mu.Lock()
 	defer op.mu.Unlock()
-	req, ok := op.codes[r.PostForm.Get("code")]
-	delete(op.codes, r.PostForm.Get("code"))
+	var req url.Values
+	var ok bool
+	switch r.PostForm.Get("grant_type") {
+	case "authorization_code":
+		req, ok = op.codes[r.PostForm.Get("code")]
+		delete(op.codes, r.PostForm.Get("code"))
+	case "refresh_token":
+		req, ok = op.refresh[r.PostForm.Get("refresh_token")]
+		delete(op.refresh, r.PostForm.Get("refresh_token"))
+		req = maps.Clone(req)
+		req.Del("nonce") // refreshed ID tokens carry no nonce
+	}
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "unknown code"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "unknown code or refresh token"})
 		return
 	}
 	now := op.now()
@@ -155,10 +167,17 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	if v := strings.Fields(req.Get("acr_values")); len(v) > 0 {
 		acr = v[0]
 	}
+	amr := []string{"pwd"}
+	if acr == "phr" || acr == "phrh" {
+		amr = []string{"hwk", "user"}
+	}
 	claims := map[string]any{
-		"iss": op.URL, "sub": "alice", "aud": req.Get("client_id"), "azp": req.Get("client_id"),
+		"iss": op.URL, "sub": "alice", "aud": "bank", "azp": "bank",
 		"exp": now.Add(5 * time.Minute).Unix(), "iat": now.Unix(), "auth_time": now.Unix(),
-		"nonce": req.Get("nonce"), "acr": acr, "amr": []string{"pwd"}, "sid": "s1",
+		"acr": acr, "amr": amr, "sid": "s1", "name": "Alice Example", "preferred_username": "alice",
+	}
+	if n := req.Get("nonce"); n != "" {
+		claims["nonce"] = n
 	}
 	hdr := map[jose.HeaderKey]any{jose.HeaderType: "JWT"}
 	key := jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: op.key, KeyID: op.kid}}
@@ -178,7 +197,10 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 		panic(err)
 	}
 	idToken, _ := jws.CompactSerialize()
-	res := map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300, "id_token": idToken}
+	rt := "rt-" + rand.Text()
+	op.refresh[rt] = req
+	res := map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300,
+		"id_token": idToken, "refresh_token": rt}
 	if d := req.Get("authorization_details"); d != "" {
 		res["authorization_details"] = json.RawMessage(d)
 	}

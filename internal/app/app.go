@@ -23,7 +23,6 @@ import (
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/keys"
 	"github.com/stepup-oidc/stepup/internal/password"
-	"github.com/stepup-oidc/stepup/internal/policy"
 	"github.com/stepup-oidc/stepup/internal/seal"
 	"github.com/stepup-oidc/stepup/internal/server"
 	"github.com/stepup-oidc/stepup/internal/store"
@@ -62,7 +61,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	if now == nil {
 		now = time.Now
 	}
-	pol, err := policy.Preset(cfg.ACR.Preset)
+	pol, err := cfg.ACR.Policy()
 	if err != nil {
 		return nil, err
 	}
@@ -110,12 +109,18 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 	for _, u := range cfg.Upstreams {
 		m, err := upstream.New(upstream.Config{Name: u.Name, DisplayName: u.DisplayName, Issuer: u.Issuer,
 			ClientID: u.ClientID, ClientSecret: u.ClientSecret, RedirectURI: cfg.Issuer + "/upstream/callback",
-			Scopes: u.Scopes, ACRValues: u.ACRValues, Assurance: u.Assurance, Factors: u.Factors, AMR: u.AMR,
+			Scopes: u.Scopes, ACRValues: u.ACRValues, Assurance: u.Assurance, ACRMap: u.ACRMap, Factors: u.Factors, AMR: u.AMR,
 			LinkClaim: u.LinkClaim, Sealer: sealer, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("app: upstream %s: %w", u.Name, err)
 		}
-		ups = append(ups, flow.Upstream{Name: u.Name, DisplayName: m.DisplayName(), Assurance: u.Assurance,
+		label := u.Assurance // what the policy may expect of it
+		for _, l := range u.ACRMap {
+			if label == "" || l == "high" {
+				label = l
+			}
+		}
+		ups = append(ups, flow.Upstream{Name: u.Name, DisplayName: m.DisplayName(), Assurance: label,
 			Factors: u.Factors, AMR: u.AMR, Method: m})
 		targets = append(targets, u.Issuer)
 	}

@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/stepup-oidc/stepup/internal/authn/totp"
 	"github.com/stepup-oidc/stepup/internal/config"
 	"github.com/stepup-oidc/stepup/internal/keys"
 	"github.com/stepup-oidc/stepup/internal/password"
@@ -151,7 +152,7 @@ func readPassword(env Env) (string, error) {
 
 func userCmd(ctx context.Context, args []string, env Env) error {
 	if len(args) == 0 {
-		return usageErr("usage: stepup user add|list|passwd|remove")
+		return usageErr("usage: stepup user add|list|passwd|set-totp|remove")
 	}
 	sub, args := args[0], args[1:]
 	fs, cfgPath := flags("user "+sub, env)
@@ -211,6 +212,37 @@ func userCmd(ctx context.Context, args []string, env Env) error {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", u.Username, u.ID, u.Name, u.Email)
 			}
 			return tw.Flush()
+		})
+	case "set-totp":
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return usageErr("usage: stepup user set-totp [--config FILE] USERNAME  (base32 secret on stdin)")
+		}
+		raw, err := readPassword(env)
+		if err != nil {
+			return err
+		}
+		secret, err := totp.SecretFromBase32(raw)
+		if err != nil {
+			return err
+		}
+		return withStore(ctx, *cfgPath, env, func(_ *config.Config, st store.Store) error {
+			u, err := st.GetUserByUsername(ctx, fs.Arg(0))
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no user %q", fs.Arg(0))
+			}
+			if err != nil {
+				return err
+			}
+			err = st.CreateCredential(ctx, store.Credential{ID: "totp-" + token.ID(), UserID: u.ID, Type: store.CredentialTOTP,
+				Name: "Authenticator app (imported)", Secret: secret, CreatedAt: time.Now().UTC()})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(env.Stdout, "authenticator-app secret imported for %s\n", u.Username)
+			return nil
 		})
 	case "passwd", "remove":
 		if err := fs.Parse(args); err != nil {

@@ -36,7 +36,7 @@ Usage:
   stepup migrate [--config FILE]            create or upgrade the database
   stepup keys rotate [--config FILE]        retire the signing keys and make new ones
   stepup client add|list|remove ...         manage OAuth clients
-  stepup user add|list|passwd|remove ...    manage users
+  stepup user add|list|passwd|set-totp|remove ...  manage users
   stepup version                            print the version
 
 With no configuration file, stepup listens on 127.0.0.1:8080 with issuer

@@ -30,6 +30,8 @@ func TestOperatorCommands(t *testing.T) {
 		{"user_add_twice_is_refused", "x\n", []string{"user", "add", "carol"}, 1, ""},
 		{"user_add_refuses_a_bad_nnin", "x\n", []string{"user", "add", "--nnin", "123", "dave"}, 1, ""},
 		{"user_list_shows_the_user", "", []string{"user", "list"}, 0, "carol@example.com"},
+		{"user_set_totp_imports_a_secret", "JBSWY3DPEHPK3PXPJBSWY3DP\n", []string{"user", "set-totp", "carol"}, 0, "imported for carol"},
+		{"user_set_totp_refuses_a_bad_secret", "not-base32!\n", []string{"user", "set-totp", "carol"}, 1, ""},
 		{"user_passwd_changes_the_password", "new-password\n", []string{"user", "passwd", "carol"}, 0, "password of carol changed"},
 		{"client_add_prints_a_secret_once", "", []string{"client", "add", "--id", "shop", "--redirect-uri", "https://shop.example/cb"}, 0, "secret: "},
 		{"client_list_shows_the_client", "", []string{"client", "list"}, 0, "https://shop.example/cb"},

@@ -10,6 +10,7 @@
 package config
 
 import (
+	"github.com/stepup-oidc/stepup/internal/policy"
 	"log/slog"
 	"slices"
 	"strings"
@@ -101,6 +102,9 @@ type Upstream struct {
 	ACRValues []string `yaml:"acr_values,omitempty"`
 	// Assurance labels its authentications (e.g. "high" for BankID High).
 	Assurance string `yaml:"assurance,omitempty"`
+	// ACRMap maps the upstream's acr values to assurance labels; when set,
+	// an acr it does not list earns no label.
+	ACRMap map[string]string `yaml:"acr_map,omitempty"`
 	// Factors proved by an authentication there (default knowledge, possession).
 	Factors []string `yaml:"factors,omitempty"`
 	// AMR recorded locally (default: the upstream's amr).
@@ -116,6 +120,73 @@ type ACR struct {
 	// EnrollmentFreshness is how recently every method a user has must have
 	// been used before a new one may be enrolled during a step-up.
 	EnrollmentFreshness Duration `yaml:"enrollment_freshness"`
+	// Levels, with preset "custom", is the operator's own vocabulary,
+	// weakest first.
+	Levels []ACRLevel `yaml:"levels,omitempty"`
+	// Default, FirstIsRequirement, PasskeyFirst and Enrollment are the
+	// custom vocabulary's rules (see policy.Policy).
+	Default            string `yaml:"default,omitempty"`
+	FirstIsRequirement bool   `yaml:"first_is_requirement,omitempty"`
+	PasskeyFirst       bool   `yaml:"passkey_first,omitempty"`
+	Enrollment         bool   `yaml:"enrollment,omitempty"`
+}
+
+// ACRRequirement is one combination of events that satisfies a level.
+type ACRRequirement struct {
+	Factors           int      `yaml:"factors,omitempty"`
+	FactorsIfPossible bool     `yaml:"factors_if_possible,omitempty"`
+	Methods           []string `yaml:"methods,omitempty"`
+	PhishingResistant bool     `yaml:"phishing_resistant,omitempty"`
+	DeviceBound       bool     `yaml:"device_bound,omitempty"`
+	Attested          bool     `yaml:"attested,omitempty"`
+	Assurance         string   `yaml:"assurance,omitempty"`
+	MaxAge            Duration `yaml:"max_age,omitempty"`
+	AMR               []string `yaml:"amr,omitempty"`
+}
+
+// ACRLevel defines one acr value of a custom vocabulary.
+type ACRLevel struct {
+	ACR     string   `yaml:"acr"`
+	Claim   string   `yaml:"claim,omitempty"`
+	Aliases []string `yaml:"aliases,omitempty"`
+	Implies []string `yaml:"implies,omitempty"`
+	// The level's requirement, or alternatives in any_of.
+	Factors           int              `yaml:"factors,omitempty"`
+	FactorsIfPossible bool             `yaml:"factors_if_possible,omitempty"`
+	Methods           []string         `yaml:"methods,omitempty"`
+	PhishingResistant bool             `yaml:"phishing_resistant,omitempty"`
+	DeviceBound       bool             `yaml:"device_bound,omitempty"`
+	Attested          bool             `yaml:"attested,omitempty"`
+	Assurance         string           `yaml:"assurance,omitempty"`
+	MaxAge            Duration         `yaml:"max_age,omitempty"`
+	AMR               []string         `yaml:"amr,omitempty"`
+	AnyOf             []ACRRequirement `yaml:"any_of,omitempty"`
+}
+
+func (r ACRRequirement) policy() policy.Requirement {
+	return policy.Requirement{Factors: r.Factors, FactorsIfPossible: r.FactorsIfPossible, Methods: r.Methods,
+		PhishingResistant: r.PhishingResistant, DeviceBound: r.DeviceBound, Attested: r.Attested,
+		Assurance: r.Assurance, MaxAge: r.MaxAge.Duration(), AMR: r.AMR}
+}
+
+// Policy returns the acr policy the section selects: a preset, or the
+// custom levels.
+func (a ACR) Policy() (*policy.Policy, error) {
+	if a.Preset != "custom" {
+		return policy.Preset(a.Preset)
+	}
+	levels := make([]policy.Level, len(a.Levels))
+	for i, l := range a.Levels {
+		levels[i] = policy.Level{ACR: l.ACR, Claim: l.Claim, Aliases: l.Aliases, Implies: l.Implies,
+			Requirement: ACRRequirement{Factors: l.Factors, FactorsIfPossible: l.FactorsIfPossible, Methods: l.Methods,
+				PhishingResistant: l.PhishingResistant, DeviceBound: l.DeviceBound, Attested: l.Attested,
+				Assurance: l.Assurance, MaxAge: l.MaxAge, AMR: l.AMR}.policy()}
+		for _, r := range l.AnyOf {
+			levels[i].AnyOf = append(levels[i].AnyOf, r.policy())
+		}
+	}
+	return policy.New(policy.Policy{Name: "custom", Levels: levels, Default: a.Default,
+		FirstIsRequirement: a.FirstIsRequirement, PasskeyFirst: a.PasskeyFirst, Enrollment: a.Enrollment})
 }
 
 // Client is one statically registered OAuth 2.0 / OpenID Connect client.

@@ -273,6 +273,36 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		v.SetUint(u)
+	case v.Kind() == reflect.Bool:
+		if !d.scalar(n, path, "true or false") {
+			return
+		}
+		switch strings.TrimSpace(n.Value) {
+		case "true":
+			v.SetBool(true)
+		case "false":
+			v.SetBool(false)
+		default:
+			d.fail(n, path, nil, "%q must be true or false", n.Value)
+		}
+	case v.Kind() == reflect.Map && v.Type().Key().Kind() == reflect.String && v.Type().Elem().Kind() == reflect.String:
+		if n.Kind != yaml.MappingNode {
+			d.fail(n, path, nil, "must be a mapping (key: value), got %s", kindName(n))
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := d.resolve(n.Content[i]), d.resolve(n.Content[i+1])
+			if k == nil || val == nil {
+				return
+			}
+			if k.Kind != yaml.ScalarNode || val.Kind != yaml.ScalarNode {
+				d.fail(n.Content[i], path, nil, "keys and values must be strings")
+				return
+			}
+			m.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), reflect.ValueOf(val.Value).Convert(v.Type().Elem()))
+		}
+		v.Set(m)
 	case v.Kind() == reflect.Slice:
 		d.decodeSlice(n, v, path)
 	case v.Kind() == reflect.Struct:

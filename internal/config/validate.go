@@ -40,7 +40,17 @@ func (c *Config) validate(where func(string) string) error {
 	v.issuer(c.Issuer)
 	v.listen(c.Listen)
 	v.storage(c.Storage)
-	v.oneOf("acr.preset", c.ACR.Preset, policy.PresetNames()...)
+	v.oneOf("acr.preset", c.ACR.Preset, append(policy.PresetNames(), "custom")...)
+	switch {
+	case c.ACR.Preset == "custom" && len(c.ACR.Levels) == 0:
+		v.add("acr.levels", "the custom preset needs at least one level")
+	case c.ACR.Preset != "custom" && len(c.ACR.Levels) > 0:
+		v.add("acr.levels", "levels are used only with preset: custom")
+	case c.ACR.Preset == "custom":
+		if _, err := c.ACR.Policy(); err != nil {
+			v.add("acr.levels", "%v", err)
+		}
+	}
 	v.positive("acr.enrollment_freshness", c.ACR.EnrollmentFreshness)
 	for i, path := range c.Passkeys.AttestationRoots {
 		if path == "" {
@@ -185,7 +195,7 @@ func (v *validator) clients(c *Config) {
 			v.oneOf(p+".acr_fallback", cl.ACRFallback, "error", "best")
 		}
 		if cl.MinACR != "" {
-			if pol, err := policy.Preset(c.ACR.Preset); err == nil {
+			if pol, err := c.ACR.Policy(); err == nil {
 				if _, ok := pol.Lookup(cl.MinACR); !ok {
 					v.add(p+".min_acr", "%q is not an acr value of the %s preset", cl.MinACR, c.ACR.Preset)
 				}
