@@ -37,8 +37,9 @@ const (
 	ErrUnsupportedGrantType            ErrorCode = "unsupported_grant_type"
 )
 
-// Error returns the code prefixed with "rp: ".
-func (c ErrorCode) Error() string { return "rp: " + string(c) }
+// Error returns the code as on the wire, so that printing an
+// AuthError's Code shows just the code.
+func (c ErrorCode) Error() string { return string(c) }
 
 // AuthError is an error the provider returned: in the authorization
 // response (error and error_description on the redirect URI), from the

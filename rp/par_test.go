@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"net/url"
 	"reflect"
@@ -110,4 +111,39 @@ func TestAuthorizationDetailsAgainstStepup(t *testing.T) {
 			t.Fatalf("Exchange = %v, want ErrAccessDenied", err)
 		}
 	})
+}
+
+func TestEveryClientAuthenticationMethodAgainstStepup(t *testing.T) {
+	issuer := startStepup(t)
+	for _, tc := range []struct {
+		name string
+		cfg  rp.Config
+	}{
+		{"client_secret_basic", rp.Config{ClientID: clientID, ClientSecret: clientSecret}},
+		{"client_secret_post", rp.Config{ClientID: "post-bank", ClientSecret: "post-secret", TokenEndpointAuthMethod: "client_secret_post"}},
+		{"none_for_a_public_client", rp.Config{ClientID: "spa"}},
+	} {
+		for _, push := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/par=%v", tc.name, push), func(t *testing.T) {
+				cfg := tc.cfg
+				cfg.Issuer, cfg.RedirectURL = issuer, redirectURI
+				c, err := rp.New(t.Context(), cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var opts []rp.AuthOption
+				if push {
+					opts = append(opts, rp.PAR())
+				}
+				u, st, err := c.AuthCodeURL(t.Context(), opts...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tok, err := c.Exchange(t.Context(), st, newBrowser(t).login(u))
+				if err != nil || tok.Claims.Subject == "" {
+					t.Fatalf("Exchange = %+v, %v", tok, err)
+				}
+			})
+		}
+	}
 }

@@ -51,6 +51,12 @@ func startStepup(t *testing.T) string {
 		ID: clientID, Name: "Test Bank", Secret: clientSecret, RedirectURIs: []string{redirectURI},
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		TokenEndpointAuthMethod: "client_secret_basic",
+	}, {
+		ID: "post-bank", Name: "Test Bank (post)", Secret: "post-secret", RedirectURIs: []string{redirectURI},
+		GrantTypes: []string{"authorization_code"}, TokenEndpointAuthMethod: "client_secret_post",
+	}, {
+		ID: "spa", Name: "Test SPA", RedirectURIs: []string{redirectURI},
+		GrantTypes: []string{"authorization_code"}, TokenEndpointAuthMethod: "none",
 	}}
 	cfg.Users = []config.User{{Username: "alice", Password: "alice-password", Email: "alice@example.com",
 		Name: "Alice Example", TOTPSecret: aliceTOTP}}

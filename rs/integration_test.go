@@ -2,10 +2,15 @@ package rs_test
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha1"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"net"
@@ -15,10 +20,12 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stepup-oidc/stepup/challenge"
 	"github.com/stepup-oidc/stepup/internal/app"
 	"github.com/stepup-oidc/stepup/internal/config"
 	"github.com/stepup-oidc/stepup/internal/store/sqlite"
@@ -56,7 +63,8 @@ func startStepup(t *testing.T) *app.App {
 		GrantTypes:              []string{"authorization_code", "refresh_token", "client_credentials"},
 		TokenEndpointAuthMethod: "client_secret_basic",
 	}}
-	cfg.Users = []config.User{{Username: "alice", Password: "alice-password", Email: "alice@example.com", Name: "Alice"}}
+	cfg.Users = []config.User{{Username: "alice", Password: "alice-password", Email: "alice@example.com", Name: "Alice",
+		TOTPSecret: aliceTOTP}}
 	cfg.Defaults()
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -172,10 +180,31 @@ func kid(t *testing.T, tok string) string {
 var (
 	formRE   = regexp.MustCompile(`<form method="post" action="([^"]+)"`)
 	hiddenRE = regexp.MustCompile(`<input type="hidden" name="([a-z_]+)" value="([^"]*)">`)
+	buttonRE = regexp.MustCompile(`<button type="submit" name="method" value="([^"]+)"`)
 )
 
-// codeFlow signs alice in with her password and returns the token response.
-func codeFlow(t *testing.T, issuer string) map[string]any {
+// aliceTOTP is the authenticator-app secret configured for alice.
+const aliceTOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+
+// totpCode computes the RFC 6238 code (SHA-1, 6 digits, 30 s) of a base32
+// secret at t.
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	key, err := base32.StdEncoding.DecodeString(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha1.New, key)
+	binary.Write(mac, binary.BigEndian, uint64(at.Unix()/30))
+	sum := mac.Sum(nil)
+	off := sum[len(sum)-1] & 0x0f
+	n := binary.BigEndian.Uint32(sum[off:]) & 0x7fffffff
+	return fmt.Sprintf("%06d", n%1_000_000)
+}
+
+// codeFlow signs alice in, with her password and, when the pages ask for
+// it, her authenticator app, and returns the token response.
+func codeFlow(t *testing.T, issuer, acrValues string) map[string]any {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	browser := &http.Client{Jar: jar, Timeout: 10 * time.Second,
@@ -190,26 +219,47 @@ func codeFlow(t *testing.T, issuer string) map[string]any {
 	q := url.Values{"client_id": {ccClientID}, "response_type": {"code"}, "scope": {"openid accounts"},
 		"redirect_uri": {callbackURI}, "state": {"st"}, "nonce": {"n"},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"}}
+	if acrValues != "" {
+		q.Set("acr_values", acrValues)
+	}
 	res, err := browser.Get(issuer + "/authorize?" + q.Encode())
-	if err != nil {
-		t.Fatal(err)
+	for range 5 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode/100 == 3 {
+			break
+		}
+		m := formRE.FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("no form on %s (status %d):\n%s", res.Request.URL, res.StatusCode, body)
+		}
+		form := url.Values{}
+		for _, h := range hiddenRE.FindAllSubmatch(body, -1) {
+			form.Set(string(h[1]), html.UnescapeString(string(h[2])))
+		}
+		var buttons []string
+		for _, b := range buttonRE.FindAllSubmatch(body, -1) {
+			buttons = append(buttons, string(b[1]))
+		}
+		switch page := string(body); {
+		case strings.Contains(page, `autocomplete="current-password"`):
+			form.Set("username", "alice")
+			form.Set("password", "alice-password")
+			form.Set("method", "password")
+		case strings.Contains(page, `autocomplete="one-time-code"`):
+			form.Set("method", "totp")
+			form.Set("code", totpCode(t, aliceTOTP, time.Now()))
+		case slices.Contains(buttons, "totp"):
+			form.Set("method", "totp")
+		default:
+			t.Fatalf("unexpected page %s:\n%s", res.Request.URL, body)
+		}
+		action, _ := res.Request.URL.Parse(html.UnescapeString(string(m[1])))
+		res, err = browser.PostForm(action.String(), form)
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
-	m := formRE.FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("no login form (status %d):\n%s", res.StatusCode, body)
-	}
-	form := url.Values{"username": {"alice"}, "password": {"alice-password"}, "decision": {"login"}}
-	for _, h := range hiddenRE.FindAllSubmatch(body, -1) {
-		form.Set(string(h[1]), html.UnescapeString(string(h[2])))
-	}
-	action, _ := res.Request.URL.Parse(html.UnescapeString(string(m[1])))
-	res, err = browser.PostForm(action.String(), form)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
 	loc, _ := url.Parse(res.Header.Get("Location"))
 	code := loc.Query().Get("code")
 	if code == "" {
@@ -227,7 +277,7 @@ func TestStepupCodeFlowToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := codeFlow(t, iss)
+	res := codeFlow(t, iss, "")
 	access, _ := res["access_token"].(string)
 	c, err := v.Verify(ctx, access)
 	if err != nil {
@@ -239,13 +289,12 @@ func TestStepupCodeFlowToken(t *testing.T) {
 	}
 
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
-	// stepup_acr_satisfies says a password satisfies urn:okta:loa:1fa:any.
-	if code, ch := serve(v.Require(rs.ACR("urn:okta:loa:1fa:any"), rs.MaxAge(5*time.Minute))(ok), access); code != 200 {
-		t.Errorf("1fa:any within 5 minutes: %d %q, want 200", code, ch)
+	if code, ch := serve(v.Require(rs.ACR("urn:okta:loa:1fa:pwd"), rs.MaxAge(5*time.Minute))(ok), access); code != 200 {
+		t.Errorf("1fa:pwd within 5 minutes: %d %q, want 200", code, ch)
 	}
-	code, ch := serve(v.Require(rs.ACR("phr"), rs.MaxAge(5*time.Minute))(ok), access)
-	if want := `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="phr", max_age="300"`; code != 401 || ch != want {
-		t.Errorf("phr: %d %q, want 401 %q", code, ch, want)
+	code, ch := serve(v.Require(rs.ACR("urn:okta:loa:2fa:any"), rs.MaxAge(5*time.Minute))(ok), access)
+	if want := `Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="urn:okta:loa:2fa:any", max_age="300"`; code != 401 || ch != want {
+		t.Errorf("2fa: %d %q, want 401 %q", code, ch, want)
 	}
 
 	// The ID token is a JWT of the same provider, but not an access token.
@@ -259,5 +308,38 @@ func TestStepupCodeFlowToken(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, "no-such-token"); !errors.Is(err, rs.ErrInactive) {
 		t.Errorf("unknown opaque token: %v, want ErrInactive", err)
+	}
+}
+
+// TestStepupStepUp follows the challenge: the client asks again with the
+// challenge's acr_values, and the stronger token passes, because the
+// provider's stepup_acr_satisfies says urn:okta:loa:2fa:any satisfies
+// urn:okta:loa:1fa:any.
+func TestStepupStepUp(t *testing.T) {
+	a := startStepup(t)
+	iss := a.Config.Issuer
+	v, err := rs.NewVerifier(t.Context(), iss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := v.Require(rs.ACR("urn:okta:loa:2fa:any"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+
+	weak, _ := codeFlow(t, iss, "")["access_token"].(string)
+	code, header := serve(h, weak)
+	cs, err := challenge.Parse(header)
+	if code != 401 || err != nil || len(cs) != 1 || cs[0].Error != challenge.ErrorInsufficientUserAuthentication {
+		t.Fatalf("password token: %d %q (%v)", code, header, err)
+	}
+	strong, _ := codeFlow(t, iss, strings.Join(cs[0].ACRValues, " "))["access_token"].(string)
+	c, err := v.Verify(t.Context(), strong)
+	if err != nil || c.ACR != "urn:okta:loa:2fa:any" || !slices.Equal(c.AMR, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("stepped-up token: %+v, %v", c, err)
+	}
+	if code, header := serve(h, strong); code != 200 {
+		t.Fatalf("stepped-up token: %d %q", code, header)
+	}
+	weaker := v.Require(rs.ACR("urn:okta:loa:1fa:any"))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	if code, header := serve(weaker, strong); code != 200 {
+		t.Fatalf("2fa token on a 1fa:any route: %d %q", code, header)
 	}
 }

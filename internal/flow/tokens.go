@@ -45,41 +45,26 @@ func (s *Service) Token(ctx context.Context, c store.Client, r oauth.TokenReques
 func (s *Service) exchangeCode(ctx context.Context, c store.Client, r oauth.TokenRequest) (*TokenResponse, error) {
 	now := s.cfg.Now()
 	grantID := token.ID()
-	code, err := s.cfg.Store.ConsumeCode(ctx, token.Hash(r.Code), grantID, now)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		return nil, oauth.Err(oauth.InvalidGrant, "invalid authorization code")
-	case errors.Is(err, store.ErrAlreadyUsed):
-		// A replayed code: revoke what the first redemption produced.
-		if code.GrantID != "" {
-			if rerr := s.cfg.Store.RevokeGrant(ctx, code.GrantID, now); rerr != nil && !errors.Is(rerr, store.ErrNotFound) {
-				return nil, internal("revoke replayed grant", rerr)
-			}
+	var (
+		code    store.Code
+		refusal *oauth.Error
+		g       store.Grant
+		refresh string
+	)
+	// One transaction: the code is consumed, and the grant and its refresh
+	// token are created, in a single commit. A code whose checks fail stays
+	// consumed (the transaction commits without a grant).
+	err := s.cfg.Store.Tx(ctx, func(tx store.Store) error {
+		var err error
+		if code, err = tx.ConsumeCode(ctx, token.Hash(r.Code), grantID, now); err != nil {
+			return err
 		}
-		s.cfg.Logger.WarnContext(ctx, "authorization code replayed; grant revoked", "client_id", c.ID)
-		return nil, oauth.Err(oauth.InvalidGrant, "authorization code already used")
-	case err != nil:
-		return nil, internal("consume code", err)
-	}
-	switch {
-	case code.ClientID != c.ID:
-		return nil, oauth.Err(oauth.InvalidGrant, "authorization code was issued to another client")
-	case !now.Before(code.ExpiresAt):
-		return nil, oauth.Err(oauth.InvalidGrant, "authorization code expired")
-	case code.RedirectURI != r.RedirectURI:
-		return nil, oauth.Err(oauth.InvalidGrant, "redirect_uri does not match the authorization request")
-	case code.CodeChallenge == "" && r.CodeVerifier != "":
-		return nil, oauth.Err(oauth.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
-	case code.CodeChallenge != "" && r.CodeVerifier == "":
-		return nil, oauth.Err(oauth.InvalidGrant, "missing code_verifier")
-	case code.CodeChallenge != "" && subtle.ConstantTimeCompare([]byte(token.S256(r.CodeVerifier)), []byte(code.CodeChallenge)) != 1:
-		return nil, oauth.Err(oauth.InvalidGrant, "code_verifier does not match code_challenge")
-	}
-	g := store.Grant{ID: grantID, ClientID: c.ID, UserID: code.UserID, SessionID: code.SessionID,
-		Scope: code.Scope, ACR: code.ACR, AMR: code.AMR, AuthTime: code.AuthTime,
-		AuthorizationDetails: code.AuthorizationDetails, CreatedAt: now, ExpiresAt: now.Add(max(s.refreshTTL(c), s.accessTTL(c)))}
-	var refresh string
-	err = s.cfg.Store.Tx(ctx, func(tx store.Store) error {
+		if refusal = checkCode(code, c, r, now); refusal != nil {
+			return nil
+		}
+		g = store.Grant{ID: grantID, ClientID: c.ID, UserID: code.UserID, SessionID: code.SessionID,
+			Scope: code.Scope, ACR: code.ACR, AMR: code.AMR, AuthTime: code.AuthTime,
+			AuthorizationDetails: code.AuthorizationDetails, CreatedAt: now, ExpiresAt: now.Add(max(s.refreshTTL(c), s.accessTTL(c)))}
 		if err := tx.CreateGrant(ctx, g); err != nil {
 			return err
 		}
@@ -90,10 +75,54 @@ func (s *Service) exchangeCode(ctx context.Context, c store.Client, r oauth.Toke
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, internal("create grant", err)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, oauth.Err(oauth.InvalidGrant, "invalid authorization code")
+	case errors.Is(err, store.ErrAlreadyUsed):
+		// A replayed code: revoke what the first redemption produced.
+		if used, gerr := s.usedCode(ctx, r.Code); gerr == nil && used.GrantID != "" {
+			if rerr := s.cfg.Store.RevokeGrant(ctx, used.GrantID, now); rerr != nil && !errors.Is(rerr, store.ErrNotFound) {
+				return nil, internal("revoke replayed grant", rerr)
+			}
+		}
+		s.cfg.Logger.WarnContext(ctx, "authorization code replayed; grant revoked", "client_id", c.ID)
+		return nil, oauth.Err(oauth.InvalidGrant, "authorization code already used")
+	case err != nil:
+		return nil, internal("redeem code", err)
+	case refusal != nil:
+		return nil, refusal
 	}
 	return s.mint(ctx, c, g, code.Nonce, refresh)
+}
+
+// usedCode reads a consumed code (ConsumeCode answers ErrAlreadyUsed with
+// the stored code, which the rolled-back transaction could not return).
+func (s *Service) usedCode(ctx context.Context, raw string) (store.Code, error) {
+	code, err := s.cfg.Store.ConsumeCode(ctx, token.Hash(raw), "", s.cfg.Now())
+	if errors.Is(err, store.ErrAlreadyUsed) {
+		return code, nil
+	}
+	return code, err
+}
+
+// checkCode applies the rules that bind a code to its client, redirect URI
+// and PKCE challenge.
+func checkCode(code store.Code, c store.Client, r oauth.TokenRequest, now time.Time) *oauth.Error {
+	switch {
+	case code.ClientID != c.ID:
+		return oauth.Err(oauth.InvalidGrant, "authorization code was issued to another client")
+	case !now.Before(code.ExpiresAt):
+		return oauth.Err(oauth.InvalidGrant, "authorization code expired")
+	case code.RedirectURI != r.RedirectURI:
+		return oauth.Err(oauth.InvalidGrant, "redirect_uri does not match the authorization request")
+	case code.CodeChallenge == "" && r.CodeVerifier != "":
+		return oauth.Err(oauth.InvalidGrant, "code_verifier sent but the authorization request had no code_challenge")
+	case code.CodeChallenge != "" && r.CodeVerifier == "":
+		return oauth.Err(oauth.InvalidGrant, "missing code_verifier")
+	case code.CodeChallenge != "" && subtle.ConstantTimeCompare([]byte(token.S256(r.CodeVerifier)), []byte(code.CodeChallenge)) != 1:
+		return oauth.Err(oauth.InvalidGrant, "code_verifier does not match code_challenge")
+	}
+	return nil
 }
 
 func (s *Service) refresh(ctx context.Context, c store.Client, r oauth.TokenRequest) (*TokenResponse, error) {
