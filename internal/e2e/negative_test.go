@@ -246,3 +246,15 @@ func TestTamperedTokensAreRejected(t *testing.T) {
 		}
 	}
 }
+
+func TestACodeRefusedForAWrongVerifierCannotBeRetried(t *testing.T) {
+	p := startSQLite(t)
+	r := newRP(t, p, confidentialID, confidentialSecret)
+	cb, v := r.authorize(t, newBrowser(t), "alice")
+	if status, code := tokenError(t, p, codeForm(cb.Get("code"), oauth2.GenerateVerifier()), confidentialID, confidentialSecret); status != 400 || code != "invalid_grant" {
+		t.Fatalf("wrong verifier: %d %q", status, code)
+	}
+	if status, code := tokenError(t, p, codeForm(cb.Get("code"), v), confidentialID, confidentialSecret); status != 400 || code != "invalid_grant" {
+		t.Fatalf("the right verifier after a wrong one redeemed the code: %d %q", status, code)
+	}
+}
