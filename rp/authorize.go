@@ -191,15 +191,19 @@ func AuthorizationDetails(details json.RawMessage) AuthOption {
 	})
 }
 
-// reservedParams are set by the client itself; Param may not touch them.
+// reservedParams are set by the client itself, or by an option whose
+// value Exchange checks; Param may not touch them.
 func reservedParams() []string {
 	return []string{"client_id", "redirect_uri", "response_type", "state", "nonce",
-		"code_challenge", "code_challenge_method", "request", "request_uri"}
+		"code_challenge", "code_challenge_method", "request", "request_uri", paramACRValues, paramMaxAge}
 }
 
-// Param sets any other authorization request parameter. It refuses
-// those the client manages itself (state, nonce, PKCE, client_id,
-// redirect_uri, response_type, request, request_uri).
+// Param sets any other authorization request parameter, such as
+// response_mode. It refuses those the client manages itself (state,
+// nonce, PKCE, client_id, redirect_uri, response_type, request,
+// request_uri) and acr_values and max_age: use ACRValues and MaxAge,
+// whose values Exchange checks. An acr requested through Param("claims",
+// …) is not checked; use ClaimsEssentialACR for that.
 func Param(key, value string) AuthOption {
 	return authOption(func(r *authRequest) {
 		if key == "" || slices.Contains(reservedParams(), key) {

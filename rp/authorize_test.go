@@ -29,6 +29,7 @@ func TestAuthCodeURLRefusesBadOptions(t *testing.T) {
 		{"param_overriding_the_pkce_challenge", rp.Param("code_challenge", "x"), "cannot be set"},
 		{"param_overriding_the_redirect_uri", rp.Param("redirect_uri", "https://evil.example"), "cannot be set"},
 		{"param_with_a_request_uri", rp.Param("request_uri", "urn:x"), "cannot be set"},
+		{"param_with_a_max_age_exchange_would_not_check", rp.Param("max_age", "0"), "cannot be set"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			u, st, err := c.AuthCodeURL(t.Context(), tc.opt)
@@ -97,16 +98,21 @@ func TestNewRefuses(t *testing.T) {
 		name string
 		edit func(*rp.Config)
 		meta map[string]any
+		want string
 	}{
-		{name: "no_client_id", edit: func(c *rp.Config) { c.ClientID = "" }},
-		{name: "no_redirect_url", edit: func(c *rp.Config) { c.RedirectURL = "" }},
-		{name: "scopes_without_openid", edit: func(c *rp.Config) { c.Scopes = []string{"email"} }},
-		{name: "client_secret_post_without_a_secret", edit: func(c *rp.Config) { c.TokenEndpointAuthMethod = "client_secret_post" }},
-		{name: "an_unknown_auth_method", edit: func(c *rp.Config) { c.ClientSecret, c.TokenEndpointAuthMethod = "s", "private_key_jwt" }},
-		{name: "a_plain_http_issuer_off_loopback", edit: func(c *rp.Config) { c.Issuer = "http://id.example.com" }},
-		{name: "discovery_without_a_token_endpoint", meta: map[string]any{"token_endpoint": ""}},
-		{name: "a_plain_http_endpoint_off_loopback", meta: map[string]any{"token_endpoint": "http://id.example.com/token"}},
-		{name: "only_unsupported_signing_algorithms", meta: map[string]any{"id_token_signing_alg_values_supported": []string{"HS256", "none"}}},
+		{name: "no_client_id", edit: func(c *rp.Config) { c.ClientID = "" }, want: "are required"},
+		{name: "no_redirect_url", edit: func(c *rp.Config) { c.RedirectURL = "" }, want: "are required"},
+		{name: "scopes_without_openid", edit: func(c *rp.Config) { c.Scopes = []string{"email"} }, want: `include "openid"`},
+		{name: "client_secret_post_without_a_secret", edit: func(c *rp.Config) { c.TokenEndpointAuthMethod = "client_secret_post" },
+			want: "needs a ClientSecret"},
+		{name: "an_unknown_auth_method", edit: func(c *rp.Config) { c.ClientSecret, c.TokenEndpointAuthMethod = "s", "private_key_jwt" },
+			want: "unsupported TokenEndpointAuthMethod"},
+		{name: "a_plain_http_issuer_off_loopback", edit: func(c *rp.Config) { c.Issuer = "http://id.example.com" }, want: "must use https"},
+		{name: "discovery_without_a_token_endpoint", meta: map[string]any{"token_endpoint": ""}, want: "token_endpoint is missing"},
+		{name: "a_plain_http_endpoint_off_loopback", meta: map[string]any{"token_endpoint": "http://id.example.com/token"},
+			want: "must use https"},
+		{name: "only_unsupported_signing_algorithms", meta: map[string]any{"id_token_signing_alg_values_supported": []string{"HS256", "none"}},
+			want: "none of the ID token algorithms"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
@@ -122,8 +128,8 @@ func TestNewRefuses(t *testing.T) {
 					op.setMeta(k, v)
 				}
 			}
-			if c, err := rp.New(t.Context(), cfg); err == nil {
-				t.Fatalf("New = %v; want an error", c)
+			if c, err := rp.New(t.Context(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New = %v, %v; want an error about %q", c, err, tc.want)
 			}
 		})
 	}

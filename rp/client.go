@@ -202,23 +202,24 @@ func getJSON(ctx context.Context, hc *http.Client, u string, v any) error {
 // body becomes an *AuthError.
 func (c *Client) postForm(ctx context.Context, u string, form url.Values, v any, ok ...int) error {
 	form = cloneValues(form)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, nil)
-	if err != nil {
-		return err
-	}
+	basic := false
 	switch c.cfg.TokenEndpointAuthMethod {
 	case "client_secret_basic":
-		// RFC 6749 §2.3.1: both parts are form-encoded before Basic.
-		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+		basic = true
 	case "client_secret_post":
 		form.Set("client_id", c.cfg.ClientID)
 		form.Set("client_secret", c.cfg.ClientSecret)
-	default:
+	default: // none: a public client names itself
 		form.Set("client_id", c.cfg.ClientID)
 	}
-	body := form.Encode()
-	req.Body = io.NopCloser(strings.NewReader(body))
-	req.ContentLength = int64(len(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	if basic {
+		// RFC 6749 §2.3.1: both parts are form-encoded before Basic.
+		req.SetBasicAuth(url.QueryEscape(c.cfg.ClientID), url.QueryEscape(c.cfg.ClientSecret))
+	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
 	res, err := c.cfg.HTTPClient.Do(req)

@@ -50,12 +50,13 @@ type AuthError struct {
 	Description string    // error_description: for logs, not for end users
 }
 
-// Error describes e.
+// Error returns the code and the description. The client's methods wrap
+// it with what they were doing ("rp: Exchange: …").
 func (e *AuthError) Error() string {
 	if e.Description == "" {
-		return "rp: " + string(e.Code)
+		return string(e.Code)
 	}
-	return fmt.Sprintf("rp: %s: %s", e.Code, e.Description)
+	return fmt.Sprintf("%s: %s", e.Code, e.Description)
 }
 
 // Is reports whether target is e's code, or an *AuthError with the same code.

@@ -2,6 +2,8 @@ package rp_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -348,7 +350,14 @@ func ExampleAuthorizationDetails() {
 		panic(err)
 	}
 	fmt.Println(string(tok.AuthorizationDetails))
-	// Output: [{"type":"text.v1","text":"Move 100 NOK to savings"}]
+
+	// Stepup's permission_digest is base64url(SHA-256) of the granted
+	// details, which Tokens keeps byte for byte.
+	sum := sha256.Sum256(tok.AuthorizationDetails)
+	fmt.Println(tok.Claims.PermissionDigest == base64.RawURLEncoding.EncodeToString(sum[:]))
+	// Output:
+	// [{"type":"text.v1","text":"Move 100 NOK to savings"}]
+	// true
 }
 
 func ExampleParam() {
@@ -442,7 +451,7 @@ func ExampleAuthError() {
 func ExampleAuthError_Error() {
 	err := &rp.AuthError{Code: rp.ErrLoginRequired, Description: "nobody is signed in"}
 	fmt.Println(err)
-	// Output: rp: login_required: nobody is signed in
+	// Output: login_required: nobody is signed in
 }
 
 func ExampleAuthError_Is() {

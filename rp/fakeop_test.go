@@ -4,6 +4,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -178,6 +180,10 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	}
 	if n := req.Get("nonce"); n != "" {
 		claims["nonce"] = n
+	}
+	if d := req.Get("authorization_details"); d != "" {
+		sum := sha256.Sum256([]byte(d))
+		claims["permission_digest"] = base64.RawURLEncoding.EncodeToString(sum[:])
 	}
 	hdr := map[jose.HeaderKey]any{jose.HeaderType: "JWT"}
 	key := jose.SigningKey{Algorithm: jose.ES256, Key: jose.JSONWebKey{Key: op.key, KeyID: op.kid}}

@@ -86,7 +86,7 @@ func (c *Client) verifyIDToken(ctx context.Context, raw, nonce string) (*IDClaim
 	bad := func(format string, a ...any) (*IDClaims, error) {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidIDToken, fmt.Sprintf(format, a...))
 	}
-	payload, _, err := c.keys.verify(ctx, raw)
+	payload, err := c.keys.verify(ctx, raw)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidIDToken, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -66,39 +67,38 @@ func newKeySet(hc *http.Client, uri string, algs []jose.SignatureAlgorithm, now 
 
 var errUnknownKey = errors.New("no provider key matches the token's kid and alg")
 
-// verify checks the signature of a compact JWS and returns its payload
-// and algorithm.
-func (ks *keySet) verify(ctx context.Context, raw string) ([]byte, jose.SignatureAlgorithm, error) {
+// verify checks the signature of a compact JWS and returns its payload.
+func (ks *keySet) verify(ctx context.Context, raw string) ([]byte, error) {
 	jws, err := jose.ParseSignedCompact(raw, ks.algs)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(jws.Signatures) != 1 {
-		return nil, "", errors.New("want exactly one signature")
+		return nil, errors.New("want exactly one signature")
 	}
 	h := jws.Signatures[0].Protected
-	alg := jose.SignatureAlgorithm(h.Algorithm)
-	if typ, ok := h.ExtraHeaders[jose.HeaderType].(string); ok && typ != "JWT" && typ != "jwt" {
+	if typ, ok := h.ExtraHeaders[jose.HeaderType].(string); ok && !strings.EqualFold(typ, "JWT") {
 		// at+jwt, logout+jwt and the like are never ID tokens.
-		return nil, "", fmt.Errorf("typ %q is not an ID token", typ)
+		return nil, fmt.Errorf("typ %q is not an ID token", typ)
 	}
+	alg := jose.SignatureAlgorithm(h.Algorithm)
 	for attempt := 0; attempt < 2; attempt++ {
 		candidates, err := ks.candidates(ctx, h.KeyID, alg, attempt == 1)
 		if err != nil {
-			return nil, "", err
+			return nil, err
 		}
 		for _, k := range candidates {
 			if payload, err := jws.Verify(k); err == nil {
-				return payload, alg, nil
+				return payload, nil
 			}
 		}
 		if len(candidates) > 0 {
 			// A known key that does not verify: a bad signature, not a
 			// rotation. Do not refetch.
-			return nil, "", errors.New("signature does not verify")
+			return nil, errors.New("signature does not verify")
 		}
 	}
-	return nil, "", errUnknownKey
+	return nil, errUnknownKey
 }
 
 // candidates returns the cached keys usable for kid and alg, fetching

@@ -1,12 +1,14 @@
 package rp_test
 
 import (
+	"bytes"
 	"go/ast"
 	"go/doc"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,4 +139,60 @@ func TestImportsOnlyTheAllowedDependencies(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestDocSnippetsComeFromExamples: every Go block of the SDK guide marked
+// <!-- from ExampleX --> is made of lines of ExampleX, in order, so the
+// guide shows code that runs.
+func TestDocSnippetsComeFromExamples(t *testing.T) {
+	guide, err := os.ReadFile("../docs/sdk-relying-party.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fset, _, tests := parsePackage(t)
+	bodies := map[string][]string{}
+	for _, f := range tests {
+		src, err := os.ReadFile(fset.Position(f.Pos()).Filename)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && strings.HasPrefix(fd.Name.Name, "Example") {
+				body := src[fset.Position(fd.Body.Lbrace).Offset:fset.Position(fd.Body.Rbrace).Offset]
+				bodies[fd.Name.Name] = trimmedLines(body)
+			}
+		}
+	}
+	blocks := regexp.MustCompile("(?s)<!-- from (\\w+) -->\n```go\n(.*?)```").FindAllSubmatch(guide, -1)
+	if len(blocks) < 6 {
+		t.Fatalf("found %d marked snippets in the guide, want at least 6", len(blocks))
+	}
+	for _, b := range blocks {
+		name, body := string(b[1]), bodies[string(b[1])]
+		if body == nil {
+			t.Errorf("the guide quotes %s, which does not exist", name)
+			continue
+		}
+		i := 0
+		for _, line := range trimmedLines(b[2]) {
+			for i < len(body) && body[i] != line {
+				i++
+			}
+			if i == len(body) {
+				t.Errorf("the guide's snippet from %s has a line the example lacks (or out of order):\n%s", name, line)
+				break
+			}
+			i++
+		}
+	}
+}
+
+func trimmedLines(b []byte) []string {
+	var out []string
+	for _, l := range bytes.Split(b, []byte("\n")) {
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			out = append(out, string(l))
+		}
+	}
+	return out
 }

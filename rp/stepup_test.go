@@ -114,24 +114,29 @@ func TestStepUpAgainstStepup(t *testing.T) {
 }
 
 func TestStepUpRefuses(t *testing.T) {
-	issuer := startStepup(t)
-	c := newClient(t, issuer)
+	op := newFakeOP()
+	t.Cleanup(op.Close)
+	c := newFakeClient(t, op, nil)
 	prev := &rp.Tokens{IDToken: "x.y.z", Claims: rp.IDClaims{Subject: "alice"}}
 	maxAge := func(n int) *int { return &n }
 	for _, tc := range []struct {
 		name string
 		ch   challenge.Challenge
 		prev *rp.Tokens
+		want string
 	}{
-		{"a_challenge_without_requirements", challenge.Challenge{Error: challenge.ErrorInsufficientUserAuthentication}, prev},
-		{"an_invalid_token_challenge", challenge.Challenge{Error: challenge.ErrorInvalidToken, ACRValues: []string{"phr"}}, prev},
-		{"a_negative_max_age", challenge.Challenge{MaxAge: maxAge(-1)}, prev},
-		{"no_previous_tokens", challenge.Challenge{ACRValues: []string{"phr"}}, nil},
-		{"previous_tokens_without_an_id_token", challenge.Challenge{ACRValues: []string{"phr"}}, &rp.Tokens{AccessToken: "a"}},
+		{"a_challenge_without_requirements", challenge.Challenge{Error: challenge.ErrorInsufficientUserAuthentication}, prev,
+			"neither acr_values nor max_age"},
+		{"an_invalid_token_challenge", challenge.Challenge{Error: challenge.ErrorInvalidToken, ACRValues: []string{"phr"}}, prev,
+			`"invalid_token", not insufficient_user_authentication`},
+		{"a_negative_max_age", challenge.Challenge{MaxAge: maxAge(-1)}, prev, "out of range"},
+		{"no_previous_tokens", challenge.Challenge{ACRValues: []string{"phr"}}, nil, "no previous ID token"},
+		{"previous_tokens_without_an_id_token", challenge.Challenge{ACRValues: []string{"phr"}}, &rp.Tokens{AccessToken: "a"},
+			"no previous ID token"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if u, st, err := c.StepUp(t.Context(), tc.ch, tc.prev); err == nil {
-				t.Fatalf("StepUp = %s, %+v; want an error", u, st)
+			if u, st, err := c.StepUp(t.Context(), tc.ch, tc.prev); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("StepUp = %s, %+v, %v; want an error about %q", u, st, err, tc.want)
 			}
 		})
 	}

@@ -11,7 +11,7 @@ import (
 // ChallengeError is a refusal that writes its own response: an HTTP
 // status, a WWW-Authenticate challenge and a JSON error body.
 type ChallengeError struct {
-	Status    int // 400, 401 or 403
+	Status    int // 400, 401 or 403; zero means 401
 	Challenge challenge.Challenge
 	// Err is the cause, for logs; it is never written to the response.
 	Err error
@@ -47,15 +47,19 @@ func (e *ChallengeError) Error() string {
 // Unwrap returns the cause.
 func (e *ChallengeError) Unwrap() error { return e.Err }
 
-// ServeHTTP writes the response: the status, the WWW-Authenticate header,
-// Cache-Control: no-store and, when there is an error code, a JSON body
-// with error and error_description.
+// ServeHTTP writes the response: the status (401 when Status is zero), the
+// WWW-Authenticate header, Cache-Control: no-store and, when there is an
+// error code, a JSON body with error and error_description.
 func (e *ChallengeError) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	status := e.Status
+	if status == 0 {
+		status = http.StatusUnauthorized
+	}
 	h := w.Header()
 	h.Set("WWW-Authenticate", e.Challenge.String())
 	h.Set("Cache-Control", "no-store")
 	if e.Challenge.Error == "" {
-		w.WriteHeader(e.Status)
+		w.WriteHeader(status)
 		return
 	}
 	body, _ := json.Marshal(struct {
@@ -63,6 +67,6 @@ func (e *ChallengeError) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
 		Description string `json:"error_description,omitempty"`
 	}{e.Challenge.Error, e.Challenge.ErrorDescription})
 	h.Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
+	w.WriteHeader(status)
 	w.Write(append(body, '\n'))
 }

@@ -337,3 +337,43 @@ func ExampleChallengeError_ServeHTTP() {
 	// 401 no-store application/json
 	// Bearer error="insufficient_user_authentication", acr_values="phr phrh"
 }
+
+// Each refusal wraps one sentinel error, for errors.Is.
+func ExampleVerifier_Verify_errors() {
+	op := newFakeOP()
+	defer op.Close()
+	op.introspect = func(string) (int, map[string]any) { return http.StatusBadGateway, nil }
+	ctx := context.Background()
+	v, _ := rs.NewVerifier(ctx, op.URL(), rs.WithIntrospection("", "api", "api-secret", time.Minute))
+	now := time.Now()
+	edit := func(k string, val any) string {
+		return op.mint(now, func(c map[string]any) { c[k] = val })
+	}
+	for _, tok := range []string{
+		edit("exp", now.Add(-time.Hour).Unix()),
+		edit("nbf", now.Add(time.Hour).Unix()),
+		edit("iss", "https://elsewhere.example"),
+		edit("aud", "https://other-api.example"),
+		edit("exp", "never"),
+		sign(op.key(0), "JWT", op.claims(now)),
+		sign(newKey("ES256"), "at+jwt", op.claims(now)),
+		"opaque-token",
+	} {
+		_, err := v.Verify(ctx, tok)
+		for _, sentinel := range []error{rs.ErrExpired, rs.ErrNotYetValid, rs.ErrWrongIssuer, rs.ErrWrongAudience,
+			rs.ErrMalformed, rs.ErrWrongType, rs.ErrUnknownKey, rs.ErrIntrospection} {
+			if errors.Is(err, sentinel) {
+				fmt.Println(sentinel)
+			}
+		}
+	}
+	// Output:
+	// rs: access token expired
+	// rs: access token not yet valid
+	// rs: wrong issuer
+	// rs: wrong audience
+	// rs: malformed access token
+	// rs: not an access token
+	// rs: unknown signing key
+	// rs: introspection failed
+}

@@ -105,7 +105,6 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 			"issuer", cfg.Issuer)
 	}
 	var ups []flow.Upstream
-	var targets []string
 	for _, u := range cfg.Upstreams {
 		m, err := upstream.New(upstream.Config{Name: u.Name, DisplayName: u.DisplayName, Issuer: u.Issuer,
 			ClientID: u.ClientID, ClientSecret: u.ClientSecret, RedirectURI: cfg.Issuer + "/upstream/callback",
@@ -122,7 +121,6 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		}
 		ups = append(ups, flow.Upstream{Name: u.Name, DisplayName: m.DisplayName(), Assurance: label,
 			Factors: u.Factors, AMR: u.AMR, Method: m})
-		targets = append(targets, u.Issuer)
 	}
 	fl, err := flow.New(flow.Config{
 		Upstreams: ups, RequirePAR: cfg.PAR.Required,
@@ -144,7 +142,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		return nil, err
 	}
 	srv, err := server.New(server.Config{Issuer: cfg.Issuer, Flow: fl, Keys: km, Store: st, Logger: log,
-		SessionCookie: cfg.Session.CookieName, FormTargets: targets})
+		SessionCookie: cfg.Session.CookieName})
 	if err != nil {
 		return nil, err
 	}

@@ -22,23 +22,26 @@ var ErrUnsafeRedirect = errors.New("flow: client or redirect_uri not valid")
 // sealed (see Seal) between the authorize endpoint and the login pages, so
 // an unfinished login writes nothing to the store.
 type Transaction struct {
-	ClientID            string    `json:"c"`
-	ClientName          string    `json:"cn,omitempty"`
-	RedirectURI         string    `json:"r"`
-	ResponseMode        string    `json:"rm"`
-	Scope               []string  `json:"s,omitempty"`
-	State               string    `json:"st,omitempty"`
-	Nonce               string    `json:"n,omitempty"`
-	CodeChallenge       string    `json:"cc,omitempty"`
-	Prompt              []string  `json:"p,omitempty"`
-	MaxAge              int       `json:"ma"`
-	MinACR              string    `json:"floor,omitempty"`
-	ACRFallback         bool      `json:"fb,omitempty"`
-	ACRValues           []string  `json:"acr,omitempty"`
-	EssentialACR        []string  `json:"eacr,omitempty"`
-	LoginHint           string    `json:"lh,omitempty"` // free text only: a username or e-mail to prefill
-	HintMethod          string    `json:"hm,omitempty"` // the method login_hint asked for (a choice value)
-	HintSubject         string    `json:"hs,omitempty"` // sub of a valid id_token_hint
+	ClientID      string   `json:"c"`
+	ClientName    string   `json:"cn,omitempty"`
+	RedirectURI   string   `json:"r"`
+	ResponseMode  string   `json:"rm"`
+	Scope         []string `json:"s,omitempty"`
+	State         string   `json:"st,omitempty"`
+	Nonce         string   `json:"n,omitempty"`
+	CodeChallenge string   `json:"cc,omitempty"`
+	Prompt        []string `json:"p,omitempty"`
+	MaxAge        int      `json:"ma"`
+	MinACR        string   `json:"floor,omitempty"`
+	ACRFallback   bool     `json:"fb,omitempty"`
+	ACRValues     []string `json:"acr,omitempty"`
+	EssentialACR  []string `json:"eacr,omitempty"`
+	LoginHint     string   `json:"lh,omitempty"` // free text only: a username or e-mail to prefill
+	HintMethod    string   `json:"hm,omitempty"` // the method login_hint asked for (a choice value)
+	HintSubject   string   `json:"hs,omitempty"` // sub of a valid id_token_hint
+	// Preselected is the user a login_hint named (by national identity
+	// number): only they may sign in, but the pages do not reveal who it is.
+	Preselected         string    `json:"pre,omitempty"`
 	UILocales           []string  `json:"ui,omitempty"`
 	Details             string    `json:"ad,omitempty"` // canonical authorization_details
 	Approved            bool      `json:"ap,omitempty"` // the user approved Details
@@ -125,14 +128,14 @@ func (s *Service) applyLoginHint(ctx context.Context, t *Transaction, hint strin
 			}
 		}
 	}
-	if h.ID != "" && t.HintSubject == "" {
+	if h.ID != "" {
 		u, err := s.cfg.Store.GetUserByNNIN(ctx, h.ID)
 		if err == nil {
-			t.HintSubject = u.ID
+			t.Preselected = u.ID
 		} else {
 			// Nobody may sign in for an unknown pre-selected person; the
-			// answer must not reveal whether the number is known.
-			t.HintSubject = "unknown:" + token.ID()
+			// pages must not reveal whether the number is known.
+			t.Preselected = "unknown:" + token.ID()
 		}
 	}
 	return nil
@@ -164,9 +167,12 @@ type LoginNeed struct {
 	Target *policy.Level
 	// StepUp is true when the user is signed in and only more is needed.
 	StepUp bool
-	// UserID is the user who must authenticate (session or id_token_hint);
-	// empty when the user is not known yet.
+	// UserID is the user who must authenticate (session, id_token_hint or
+	// login_hint); empty when anyone may.
 	UserID string
+	// Anonymous is true when UserID came from login_hint alone: the pages
+	// must not show who it is (nor what methods they have).
+	Anonymous bool
 	// Options are the methods to offer, best first.
 	Options []Option
 }
@@ -177,6 +183,12 @@ type LoginNeed struct {
 func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Session) (Result, error) {
 	now := s.cfg.Now()
 	none := slices.Contains(t.Prompt, "none")
+	if sess != nil && t.Preselected != "" && sess.UserID != t.Preselected {
+		if none {
+			return Result{}, oauth.Err(oauth.LoginRequired, "the signed-in user is not the user named by login_hint")
+		}
+		sess = nil
+	}
 	if sess != nil && t.HintSubject != "" && sess.UserID != t.HintSubject {
 		if none || t.InteractionHappened {
 			return Result{}, oauth.Err(oauth.LoginRequired, "the signed-in user is not the user named by id_token_hint")
@@ -234,11 +246,14 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 		if user != nil {
 			need.UserID = user.ID
 		}
+		if need.UserID == "" && t.Preselected != "" {
+			need.UserID, need.Anonymous = t.Preselected, true
+		}
 		if sess != nil && slices.Contains(t.Prompt, "select_account") {
 			need.UserID = ""
 			need.Options, _ = s.options(ctx, nil, now)
 		}
-		if !d.Essential && len(d.Targets) > 0 && need.UserID != "" {
+		if !d.Essential && len(d.Targets) > 0 && need.UserID != "" && !need.Anonymous {
 			if h := s.helpful(events, req, nonEnroll(opts), now); len(h) > 0 {
 				need.Options = h
 			}

@@ -30,7 +30,7 @@ func (s *Server) showApproval(w http.ResponseWriter, r *http.Request, status int
 	}
 	s.renderForm(w, r, status, "approve.html", map[string]any{"Title": "Approve what you see", "ClientName": client,
 		"Details": views, "Digest": p.approve.Digest, "Passkey": p.approve.Passkey, "TX": p.sealed,
-		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Error": msg, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+		"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Error": msg, "UILocales": p.tx.UILocales})
 }
 
 // stepApprove handles approve and deny. With a passkey the approval is a
@@ -70,5 +70,5 @@ func (s *Server) stepApprove(w http.ResponseWriter, r *http.Request, p page) {
 	}
 	s.renderForm(w, r, http.StatusOK, "webauthn.html", map[string]any{"Title": "Approve what you see",
 		"Reason": p.reason(), "TX": p.sealed, "CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "State": state,
-		"Options": jsonValue(opts), "Method": "approve", "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+		"Options": jsonValue(opts), "Method": "approve", "UILocales": p.tx.UILocales})
 }

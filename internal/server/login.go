@@ -135,7 +135,7 @@ func (s *Server) loadStep(w http.ResponseWriter, r *http.Request, sealed string)
 		uid = p.approve.UserID
 		p.need = &flow.LoginNeed{UserID: uid}
 	}
-	if uid != "" {
+	if uid != "" && !p.need.Anonymous {
 		if u, err := s.cfg.Flow.User(r.Context(), uid); err == nil {
 			p.user = &u
 		}
@@ -210,7 +210,7 @@ func (s *Server) showStep(w http.ResponseWriter, r *http.Request, status int, p 
 			data["PasskeyOptions"], data["PasskeyState"], data["Conditional"] = jsonValue(opts), state, true
 		}
 	}
-	s.renderForm(w, r, status, "login.html", data, p.tx.RedirectURI)
+	s.renderForm(w, r, status, "login.html", data)
 }
 
 func jsonValue(b []byte) any {
@@ -312,13 +312,13 @@ func (s *Server) stepCode(w http.ResponseWriter, r *http.Request, p page, method
 		"OfferRecovery": !recovery && p.offers(flow.ChooseRecovery), "UILocales": p.tx.UILocales}
 	code := r.PostForm.Get("code")
 	if code == "" || p.user == nil {
-		s.renderForm(w, r, http.StatusOK, "code.html", data, p.tx.RedirectURI)
+		s.renderForm(w, r, http.StatusOK, "code.html", data)
 		return
 	}
 	ev, err := s.cfg.Flow.CheckTOTP(r.Context(), *p.user, code, recovery)
 	if errors.Is(err, flow.ErrBadCode) {
 		data["Error"] = "That code is wrong or was already used."
-		s.renderForm(w, r, http.StatusUnauthorized, "code.html", data, p.tx.RedirectURI)
+		s.renderForm(w, r, http.StatusUnauthorized, "code.html", data)
 		return
 	}
 	if err != nil {
@@ -351,7 +351,7 @@ func (s *Server) stepPasskey(w http.ResponseWriter, r *http.Request, p page) {
 	}
 	s.renderForm(w, r, http.StatusOK, "webauthn.html", map[string]any{"Title": "Use your passkey", "Reason": p.reason(),
 		"TX": p.sealed, "CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "State": state, "Options": jsonValue(opts),
-		"Method": flow.ChooseWebAuthn, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+		"Method": flow.ChooseWebAuthn, "UILocales": p.tx.UILocales})
 }
 
 // confirmsForEnrollment reports whether method is one the user must
@@ -396,7 +396,7 @@ func (s *Server) stepEnrollTOTP(w http.ResponseWriter, r *http.Request, p page) 
 			s.setSession(w, handle)
 			_ = ns
 			s.renderForm(w, r, http.StatusOK, "recovery.html", map[string]any{"Title": "Save your recovery codes",
-				"TX": p.sealed, "CSRF": data["CSRF"], "Codes": codes, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+				"TX": p.sealed, "CSRF": data["CSRF"], "Codes": codes, "UILocales": p.tx.UILocales})
 			return
 		}
 		if !errors.Is(err, flow.ErrBadCode) {
@@ -411,7 +411,7 @@ func (s *Server) stepEnrollTOTP(w http.ResponseWriter, r *http.Request, p page) 
 		return
 	}
 	data["QR"], data["Secret"], data["Sealed"] = base64.StdEncoding.EncodeToString(e.QRPNG), e.Secret, e.Sealed
-	s.renderForm(w, r, http.StatusOK, "code.html", data, p.tx.RedirectURI)
+	s.renderForm(w, r, http.StatusOK, "code.html", data)
 }
 
 func (s *Server) stepEnrollPasskey(w http.ResponseWriter, r *http.Request, p page) {
@@ -434,7 +434,7 @@ func (s *Server) stepEnrollPasskey(w http.ResponseWriter, r *http.Request, p pag
 	}
 	s.renderForm(w, r, http.StatusOK, "webauthn.html", map[string]any{"Title": "Create a passkey", "Create": true,
 		"TX": p.sealed, "CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "State": state, "Options": jsonValue(opts),
-		"Method": flow.ChooseEnrollPasskey, "UILocales": p.tx.UILocales}, p.tx.RedirectURI)
+		"Method": flow.ChooseEnrollPasskey, "UILocales": p.tx.UILocales})
 }
 
 func (s *Server) setSession(w http.ResponseWriter, handle string) {

@@ -37,7 +37,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	confirmed := r.Method == http.MethodPost && v.Has("decision") && s.checkCSRF(r)
 	if plan.Confirm && !confirmed {
 		s.renderForm(w, r, http.StatusOK, "logout.html", map[string]any{"Title": "Sign out", "ClientName": plan.ClientName,
-			"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Req": req}, plan.Redirect)
+			"CSRF": s.cfg.Flow.CSRFToken(s.csrf(w, r)), "Req": req})
 		return
 	}
 	if !confirmed || v.Get("decision") == "logout" {

@@ -95,10 +95,10 @@ func (s *Server) respondAuthz(w http.ResponseWriter, r *http.Request, to authzRe
 			}
 		}
 		nonce := randomNonce()
-		u, _ := url.Parse(to.RedirectURI)
-		origin := u.Scheme + "://" + u.Host
+		// No form-action: the client's callback may redirect anywhere, and
+		// browsers check every hop of a form submission's redirects.
 		w.Header().Set("Content-Security-Policy", fmt.Sprintf(
-			"default-src 'none'; script-src 'nonce-%s'; form-action %s; frame-ancestors 'none'", nonce, origin))
+			"default-src 'none'; script-src 'nonce-%s'; frame-ancestors 'none'", nonce))
 		s.renderRaw(w, http.StatusOK, "form_post.html", map[string]any{"Action": to.RedirectURI, "Fields": fields, "Nonce": nonce})
 		return
 	}
@@ -150,21 +150,19 @@ func (s *Server) localize(r *http.Request, data map[string]any) {
 	data["Lang"], data["T"] = l, s.translator(l)
 }
 
-// renderForm writes a page whose form, once posted, may redirect the
-// browser to target (a validated client URI): browsers apply the CSP
-// form-action directive to the redirects after a submission too.
-func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any, target string) {
+// renderForm writes a page whose form, once posted, leads the browser
+// through redirects to other origins (the client, an upstream provider, and
+// wherever the client's callback sends it next). Browsers apply the CSP
+// form-action directive to every hop of that chain, so these pages carry
+// none: their forms post to fixed paths of this provider.
+func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, name string, data map[string]any) {
 	s.localize(r, data)
-	formAction := "'self'"
-	for _, t := range append([]string{target}, s.cfg.FormTargets...) {
-		if u, err := url.Parse(t); err == nil && t != "" && (u.Scheme == "http" || u.Scheme == "https") {
-			formAction += " " + u.Scheme + "://" + u.Host
-		}
-	}
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action "+
-		formAction+"; frame-ancestors 'none'; base-uri 'none'")
+	w.Header().Set("Content-Security-Policy", formPageCSP)
 	s.renderRaw(w, status, name, data)
 }
+
+// formPageCSP is pageCSP without form-action (see renderForm).
+const formPageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
 func (s *Server) renderRaw(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer

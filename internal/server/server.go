@@ -33,9 +33,6 @@ type Config struct {
 	Logger *slog.Logger
 	// SessionCookie is the name of the session cookie (default stepup_session).
 	SessionCookie string
-	// FormTargets are other origins a login form may lead to (the upstream
-	// providers), for the CSP form-action directive.
-	FormTargets []string
 }
 
 // Server serves every endpoint.
