@@ -258,3 +258,32 @@ func TestACodeRefusedForAWrongVerifierCannotBeRetried(t *testing.T) {
 		t.Fatalf("the right verifier after a wrong one redeemed the code: %d %q", status, code)
 	}
 }
+
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	p := startSQLite(t)
+	r := newRP(t, p, confidentialID, confidentialSecret)
+	b := newBrowser(t)
+	pg := b.get(r.oauth.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	for i := range 5 {
+		pg = b.submit(pg, url.Values{"username": {"alice"}, "password": {"wrong"}, "method": {"password"}})
+		if pg.Status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: status %d", i+1, pg.Status)
+		}
+	}
+	// The sixth attempt is refused even with the right password.
+	pg = b.submit(pg, url.Values{"username": {"alice"}, "password": {"alice-password"}, "method": {"password"}})
+	if pg.Status != http.StatusTooManyRequests || pg.Location != nil {
+		t.Fatalf("after 5 failures: status %d, location %v", pg.Status, pg.Location)
+	}
+	// Another account is not locked by alice's failures (per account), and
+	// the window passing lifts the lock.
+	pg = b.submit(pg, url.Values{"username": {"bob"}, "password": {"bob-password"}, "method": {"password"}})
+	if pg.Location == nil {
+		t.Fatalf("bob was locked out by alice's failures: %d", pg.Status)
+	}
+	p.Clock.Advance(16 * time.Minute)
+	b2 := newBrowser(t)
+	if cb, _ := r.authorize(t, b2, "alice"); cb.Get("code") == "" {
+		t.Fatalf("alice still locked after the window: %v", cb)
+	}
+}
