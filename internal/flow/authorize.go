@@ -337,13 +337,17 @@ func (s *Service) SupportedACR() []string {
 // satisfies, for discovery.
 func (s *Service) ACRSatisfies() map[string][]string {
 	supported := s.SupportedACR()
+	ok := func(v string) bool {
+		l, found := s.cfg.Policy.Lookup(v)
+		return found && slices.Contains(supported, l.ACR)
+	}
 	out := map[string][]string{}
 	for acr, sat := range s.cfg.Policy.Satisfies() {
-		if !slices.Contains(supported, acr) {
+		if !ok(acr) {
 			continue
 		}
 		for _, v := range sat {
-			if slices.Contains(supported, v) {
+			if ok(v) {
 				out[acr] = append(out[acr], v)
 			}
 		}

@@ -67,6 +67,14 @@ var statusOf = map[Code]int{
 	InvalidToken:                    http.StatusUnauthorized,
 	InsufficientScope:               http.StatusForbidden,
 	InvalidAuthorizationDetails:     http.StatusBadRequest,
+	AuthorizationPending:            http.StatusBadRequest,
+	ExpiredToken:                    http.StatusBadRequest,
+	UnknownUserID:                   http.StatusBadRequest,
+	ExpiredLoginHintToken:           http.StatusBadRequest,
+	InvalidBindingMessage:           http.StatusBadRequest,
+	MissingUserCode:                 http.StatusBadRequest,
+	InvalidUserCode:                 http.StatusBadRequest,
+	TransactionFailed:               http.StatusBadRequest,
 	SlowDown:                        http.StatusBadRequest,
 }
 

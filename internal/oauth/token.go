@@ -13,6 +13,7 @@ type TokenRequest struct {
 	CodeVerifier string
 	RefreshToken string
 	Scope        string
+	AuthReqID    string
 }
 
 // ParseTokenRequest checks the syntax of a token request body.
@@ -25,6 +26,7 @@ func ParseTokenRequest(form url.Values) (TokenRequest, *Error) {
 	r := TokenRequest{
 		GrantType: form.Get("grant_type"), Code: form.Get("code"), RedirectURI: form.Get("redirect_uri"),
 		CodeVerifier: form.Get("code_verifier"), RefreshToken: form.Get("refresh_token"), Scope: form.Get("scope"),
+		AuthReqID: form.Get("auth_req_id"),
 	}
 	switch r.GrantType {
 	case "":
@@ -44,6 +46,10 @@ func ParseTokenRequest(form url.Values) (TokenRequest, *Error) {
 			return r, Err(InvalidRequest, "missing refresh_token parameter")
 		}
 	case "client_credentials":
+	case GrantTypeCIBA:
+		if r.AuthReqID == "" {
+			return r, Err(InvalidRequest, "missing auth_req_id parameter")
+		}
 	default:
 		return r, Err(UnsupportedGrantType, "unsupported grant_type")
 	}

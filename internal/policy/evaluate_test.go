@@ -587,17 +587,19 @@ func TestSatisfies(t *testing.T) {
 	}{
 		{name: "okta: every level satisfies what it implies, transitively", preset: "okta", want: map[string][]string{
 			okta1FA:        {okta1FA},
-			okta1FAPwd:     {okta1FAPwd},
+			okta1FAPwd:     {okta1FAPwd, okta1FA},
 			okta2FAIfPossi: {okta2FAIfPossi, okta1FA},
 			okta2FA:        {okta2FA, okta2FAIfPossi, okta1FA},
 			phr:            {phr, okta2FA, okta2FAIfPossi, okta1FA},
 			phrh:           {phrh, phr, okta2FA, okta2FAIfPossi, okta1FA},
 		}},
-		{name: "bankid: bih satisfies bis; phrh satisfies phr", preset: "bankid", want: map[string][]string{
-			phr:       {phr},
-			bankidBIS: {bankidBIS},
-			phrh:      {phrh, phr},
-			bankidBIH: {bankidBIH, bankidBIS},
+		{name: "bankid: bih satisfies bis; phrh satisfies phr; claims are keys and values too", preset: "bankid", want: map[string][]string{
+			phr:                    {phr},
+			bankidBIS:              {bankidBIS, "urn:bankid:bis;LOA=3"},
+			"urn:bankid:bis;LOA=3": {bankidBIS, "urn:bankid:bis;LOA=3"},
+			phrh:                   {phrh, phr},
+			bankidBIH:              {bankidBIH, "urn:bankid:bid;LOA=4", bankidBIS, "urn:bankid:bis;LOA=3"},
+			"urn:bankid:bid;LOA=4": {bankidBIH, "urn:bankid:bid;LOA=4", bankidBIS, "urn:bankid:bis;LOA=3"},
 		}},
 		{name: "eidas: high and phr satisfy substantial and low", preset: "eidas", want: map[string][]string{
 			eidasLow:   {eidasLow},

@@ -159,15 +159,29 @@ func (p *Policy) Lookup(v string) (*Level, bool) {
 
 // Satisfies returns, for each acr value, every value it satisfies (itself
 // and what it implies, transitively), for publication in discovery so
-// resource servers can accept a stronger value.
+// resource servers can accept a stronger value. A level whose claim
+// differs from its request value (bankid: urn:bankid:bis;LOA=3) appears
+// under both, and both forms are listed as satisfied.
 func (p *Policy) Satisfies() map[string][]string {
 	out := map[string][]string{}
 	for i, l := range p.Levels {
+		var sat []string
 		for _, j := range p.closure(i) {
-			out[l.ACR] = append(out[l.ACR], p.Levels[j].ACR)
+			sat = append(sat, p.Levels[j].names()...)
+		}
+		for _, k := range l.names() {
+			out[k] = sat
 		}
 	}
 	return out
+}
+
+// names are the level's request value and, when different, its claim.
+func (l *Level) names() []string {
+	if l.Claim != "" && l.Claim != l.ACR {
+		return []string{l.ACR, l.Claim}
+	}
+	return []string{l.ACR}
 }
 
 // closure returns i and every level it implies, transitively.

@@ -37,7 +37,8 @@ func Preset(name string) (*Policy, error) {
 		phr.Implies = []string{"urn:okta:loa:2fa:any"}
 		return New(Policy{Name: "okta", Enrollment: true, Levels: []Level{
 			{ACR: "urn:okta:loa:1fa:any", Requirement: Requirement{Factors: 1}},
-			{ACR: "urn:okta:loa:1fa:pwd", Requirement: Requirement{Factors: 1, Methods: []string{authn.MethodPassword}}},
+			{ACR: "urn:okta:loa:1fa:pwd", Requirement: Requirement{Factors: 1, Methods: []string{authn.MethodPassword}},
+				Implies: []string{"urn:okta:loa:1fa:any"}},
 			{ACR: "urn:okta:loa:2fa:any:ifpossible", Requirement: Requirement{Factors: 2, FactorsIfPossible: true},
 				Implies: []string{"urn:okta:loa:1fa:any"}},
 			{ACR: "urn:okta:loa:2fa:any", Requirement: Requirement{Factors: 2},

@@ -335,3 +335,63 @@ type PushedRequests interface {
 	// caller, get ErrNotFound. Expiry is the caller's check.
 	ConsumePushedRequest(ctx context.Context, hash string) (PushedRequest, error)
 }
+
+// CIBA request states.
+const (
+	CIBAPending  = "pending"
+	CIBAApproved = "approved"
+	CIBADenied   = "denied"
+)
+
+// CIBARequest is a client-initiated backchannel authentication request
+// (OpenID CIBA Core 1.0). ID is the hash of its auth_req_id.
+type CIBARequest struct {
+	ID                   string
+	ClientID             string
+	UserID               string
+	Scope                string
+	ACRValues            []string
+	BindingMessage       string
+	AuthorizationDetails string
+	// Mode is poll, ping or push; NotificationToken is the client's bearer
+	// token for ping and push.
+	Mode              string
+	NotificationToken string
+	Status            string
+	// Set by the decision: what the user's authentication proved.
+	ACR      string
+	AMR      []string
+	AuthTime time.Time
+	// IntervalSeconds is the minimum polling interval.
+	IntervalSeconds int
+	LastPolledAt    time.Time
+	CreatedAt       time.Time
+	ExpiresAt       time.Time
+	DecidedAt       time.Time
+	// GrantID is set when the tokens were issued (once).
+	GrantID    string
+	RedeemedAt time.Time
+}
+
+// CIBA stores backchannel authentication requests.
+type CIBA interface {
+	// CreateCIBARequest fails with ErrConflict when the id exists.
+	CreateCIBARequest(ctx context.Context, r CIBARequest) error
+	GetCIBARequest(ctx context.Context, id string) (CIBARequest, error)
+	// ListPendingCIBARequests returns the user's pending requests that
+	// expire after now, oldest first.
+	ListPendingCIBARequests(ctx context.Context, userID string, now time.Time) ([]CIBARequest, error)
+	// DecideCIBARequest moves a pending request to status (approved or
+	// denied), recording acr, amr and auth_time and DecidedAt = at,
+	// atomically: ErrConflict when it is no longer pending, ErrNotFound
+	// when unknown. Exactly one of concurrent deciders succeeds.
+	DecideCIBARequest(ctx context.Context, id, status, acr string, amr []string, authTime, at time.Time) error
+	// TouchCIBARequest records a poll at now and returns the previous poll
+	// time (zero for the first), atomically. ErrNotFound when unknown.
+	TouchCIBARequest(ctx context.Context, id string, now time.Time) (time.Time, error)
+	// RedeemCIBARequest marks an approved request redeemed by grantID at
+	// now, atomically and once: a later caller gets the stored request and
+	// ErrAlreadyUsed; a request that is not approved gets ErrConflict (and
+	// the stored request); ErrNotFound when unknown.
+	RedeemCIBARequest(ctx context.Context, id, grantID string, now time.Time) (CIBARequest, error)
+}

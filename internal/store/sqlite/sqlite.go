@@ -299,7 +299,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	err := s.atomic(ctx, func(ts *Store) error {
 		total = 0
 		n := toDB(now)
-		for _, table := range []string{"codes", "refresh_tokens", "grants", "sessions", "keys", "pushed_requests"} {
+		for _, table := range []string{"codes", "refresh_tokens", "grants", "sessions", "keys", "pushed_requests", "ciba_requests"} {
 			res, err := ts.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at IS NOT NULL AND expires_at < ?`, n)
 			if err != nil {
 				return fmt.Errorf("store/sqlite: delete expired %s: %w", table, err)
