@@ -24,6 +24,7 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantClientCredentials = "client_credentials"
+	GrantCIBA              = "urn:openid:params:grant-type:ciba"
 )
 
 // Token endpoint authentication methods.

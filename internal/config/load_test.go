@@ -147,7 +147,7 @@ func TestLoad(t *testing.T) {
 			wantErr: []string{
 				`config.yaml:1: issuer: "ftp://example.com" must be an absolute http(s) URL without user info, query or fragment`,
 				`config.yaml:2: listen: "localhost" must be host:port with a numeric port, e.g. 127.0.0.1:8080 or :8080`,
-				`config.yaml:9: clients[0].grant_types[0]: "implicit" must be one of authorization_code, refresh_token, client_credentials`,
+				`config.yaml:9: clients[0].grant_types[0]: "implicit" must be one of authorization_code, refresh_token, client_credentials, urn:openid:params:grant-type:ciba`,
 				`config.yaml:4: tokens.code_ttl: "-1s" must be a positive duration`,
 				`config.yaml:6: log.level: "verbose" must be one of debug, info, warn, error`,
 			},

@@ -163,8 +163,8 @@ func (v *validator) clients(c *Config) {
 		for j, g := range cl.GrantTypes {
 			gp := p + ".grant_types[" + strconv.Itoa(j) + "]"
 			switch {
-			case g != GrantAuthorizationCode && g != GrantRefreshToken && g != GrantClientCredentials:
-				v.add(gp, "%q must be one of %s, %s, %s", g, GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials)
+			case g != GrantAuthorizationCode && g != GrantRefreshToken && g != GrantClientCredentials && g != GrantCIBA:
+				v.add(gp, "%q must be one of %s, %s, %s, %s", g, GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantCIBA)
 			case grants[g]:
 				v.add(gp, "%q is listed twice", g)
 			}
@@ -175,6 +175,9 @@ func (v *validator) clients(c *Config) {
 		}
 		if grants[GrantClientCredentials] && cl.Secret == "" {
 			v.add(p+".grant_types", "client_credentials requires a client secret")
+		}
+		if grants[GrantCIBA] && cl.Secret == "" {
+			v.add(p+".grant_types", "CIBA requires a client secret")
 		}
 
 		mp := p + ".token_endpoint_auth_method"

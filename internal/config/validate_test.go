@@ -73,7 +73,7 @@ func TestValidate(t *testing.T) {
 			"clients:\n  - id: svc\n    secret: s\n    grant_types: [client_credentials]", ""},
 		{"unknown_grant_type_is_rejected",
 			"clients:\n  - id: app\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code, password]",
-			`config.yaml:7: clients[0].grant_types[1]: "password" must be one of authorization_code, refresh_token, client_credentials`},
+			`config.yaml:7: clients[0].grant_types[1]: "password" must be one of authorization_code, refresh_token, client_credentials, urn:openid:params:grant-type:ciba`},
 		{"repeated_grant_type_is_rejected",
 			"clients:\n  - id: app\n    redirect_uris: [http://127.0.0.1/cb]\n    grant_types: [authorization_code, authorization_code]",
 			`config.yaml:7: clients[0].grant_types[1]: "authorization_code" is listed twice`},

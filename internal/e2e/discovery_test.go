@@ -33,6 +33,8 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 		cfg.Clients = append(cfg.Clients, c)
 	}
 	cfg.Users = append(cfg.Users, config.User{Username: "carol", Password: "carol-password"})
+	cfg.Clients = append(cfg.Clients, config.Client{ID: "ciba", Secret: "ciba-secret",
+		GrantTypes: []string{"urn:openid:params:grant-type:ciba"}})
 	p := start(t, openSQLite(t), cfg)
 	res, err := http.Get(p.URL + "/.well-known/openid-configuration")
 	if err != nil {
@@ -72,6 +74,8 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 			{"revocation_endpoint", "POST", 401},
 			{"introspection_endpoint", "POST", 401},
 			{"end_session_endpoint", "GET", 200},
+			{"backchannel_authentication_endpoint", "POST", 401},
+			{"pushed_authorization_request_endpoint", "POST", 401},
 		} {
 			u, _ := d[tc.key].(string)
 			if !strings.HasPrefix(u, p.URL+"/") {
@@ -144,6 +148,20 @@ func TestDiscoveryIsTruthful(t *testing.T) {
 				tok := exchange(t, r, newBrowser(t))
 				if _, err := r.oauth.TokenSource(t.Context(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token(); err != nil {
 					t.Errorf("refresh_token: %v", err)
+				}
+			case "urn:openid:params:grant-type:ciba":
+				res := clientPost(t, p, "/bc-authorize", url.Values{"scope": {"openid"}, "login_hint": {"alice"}}, "ciba", "ciba-secret")
+				var ack map[string]any
+				json.NewDecoder(res.Body).Decode(&ack)
+				id, _ := ack["auth_req_id"].(string)
+				if res.StatusCode != 200 || id == "" {
+					t.Errorf("ciba: backchannel %d %v", res.StatusCode, ack)
+					continue
+				}
+				res = clientPost(t, p, "/token", url.Values{"grant_type": {g}, "auth_req_id": {id}}, "ciba", "ciba-secret")
+				json.NewDecoder(res.Body).Decode(&ack)
+				if ack["error"] != "authorization_pending" {
+					t.Errorf("ciba: poll %d %v", res.StatusCode, ack)
 				}
 			case "client_credentials":
 				res := clientPost(t, p, "/token", url.Values{"grant_type": {"client_credentials"}, "scope": {"payments"}}, "basic-es256", "basic-secret")

@@ -148,6 +148,8 @@ type Result struct {
 	Code    string
 	Login   *LoginNeed
 	Approve *ApprovalNeed
+	// Done is set instead of Code for the authenticator app's own sign-in.
+	Done bool
 }
 
 // ApprovalNeed asks the user to approve what the client registered.
@@ -366,6 +368,9 @@ func fresh(events []authn.Event, since time.Time) []authn.Event {
 }
 
 func (s *Service) complete(ctx context.Context, t *Transaction, sess *store.Session, d policy.Decision) (Result, error) {
+	if t.ClientID == AppClientID {
+		return Result{Done: true}, nil
+	}
 	now := s.cfg.Now()
 	code := token.Random()
 	c := store.Code{

@@ -76,6 +76,7 @@ type Service struct {
 	cfg        Config
 	throttle   *throttle
 	ceremonies *ceremonies
+	wakers     wakers
 	// dummyHash is verified against when the username is unknown, so that
 	// timing does not reveal which accounts exist.
 	dummyHash string

@@ -38,6 +38,8 @@ func (s *Service) Token(ctx context.Context, c store.Client, r oauth.TokenReques
 		return s.refresh(ctx, c, r)
 	case "client_credentials":
 		return s.clientCredentials(ctx, c, r)
+	case oauth.GrantTypeCIBA:
+		return s.pollCIBA(ctx, c, r)
 	}
 	return nil, oauth.Err(oauth.UnsupportedGrantType, "unsupported grant_type")
 }

@@ -10,11 +10,10 @@ type detailView struct {
 	Kind, Amount, Currency, Payee, Reference, Text string
 }
 
-// showApproval renders the authorization details for the user to approve:
-// amount, currency and payee unmistakably, and the client's name.
-func (s *Server) showApproval(w http.ResponseWriter, r *http.Request, status int, p page, msg string) {
+// detailViews turns authorization details into what the pages show.
+func detailViews(ds []oauth.Detail) []detailView {
 	var views []detailView
-	for _, d := range p.approve.Details {
+	for _, d := range ds {
 		switch d.Type() {
 		case oauth.DetailPayment:
 			amount, currency := d.Amount()
@@ -24,6 +23,13 @@ func (s *Server) showApproval(w http.ResponseWriter, r *http.Request, status int
 			views = append(views, detailView{Kind: "text", Text: d.Str("text")})
 		}
 	}
+	return views
+}
+
+// showApproval renders the authorization details for the user to approve:
+// amount, currency and payee unmistakably, and the client's name.
+func (s *Server) showApproval(w http.ResponseWriter, r *http.Request, status int, p page, msg string) {
+	views := detailViews(p.approve.Details)
 	client := p.tx.ClientName
 	if client == "" {
 		client = p.tx.ClientID

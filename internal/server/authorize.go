@@ -106,6 +106,10 @@ func (s *Server) proceed(w http.ResponseWriter, r *http.Request, tx *flow.Transa
 		s.redirectError(w, r, to, err)
 		return
 	}
+	if res.Done {
+		http.Redirect(w, r, "/app", http.StatusSeeOther)
+		return
+	}
 	if res.Code != "" {
 		s.redirectCode(w, r, to, res.Code)
 		return

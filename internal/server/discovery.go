@@ -36,6 +36,9 @@ type Discovery struct {
 	PromptValuesSupported                      []string `json:"prompt_values_supported"`
 	AuthorizationResponseISSParameterSupported bool     `json:"authorization_response_iss_parameter_supported"`
 	PushedAuthorizationRequestEndpoint         string   `json:"pushed_authorization_request_endpoint"`
+	BackchannelAuthenticationEndpoint          string   `json:"backchannel_authentication_endpoint,omitempty"`
+	BackchannelTokenDeliveryModesSupported     []string `json:"backchannel_token_delivery_modes_supported,omitempty"`
+	BackchannelUserCodeParameterSupported      bool     `json:"backchannel_user_code_parameter_supported"`
 	RequirePushedAuthorizationRequests         bool     `json:"require_pushed_authorization_requests"`
 	AuthorizationDetailsTypesSupported         []string `json:"authorization_details_types_supported"`
 	// ACRSatisfies is Stepup's discovery extension: for each supported acr
@@ -61,7 +64,7 @@ func (s *Server) Metadata() Discovery {
 		ScopesSupported:                           []string{"openid", "profile", "email", "offline_access"},
 		ResponseTypesSupported:                    []string{"code"},
 		ResponseModesSupported:                    []string{"query", "form_post"},
-		GrantTypesSupported:                       []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypesSupported:                       []string{"authorization_code", "refresh_token", "client_credentials", oauth.GrantTypeCIBA},
 		SubjectTypesSupported:                     []string{"public"},
 		IDTokenSigningAlgValuesSupported:          keys.Algorithms(),
 		TokenEndpointAuthMethodsSupported:         append(secretMethods, "none"),
@@ -74,6 +77,8 @@ func (s *Server) Metadata() Discovery {
 		ACRValuesSupported:                         s.cfg.Flow.SupportedACR(),
 		ACRSatisfies:                               s.cfg.Flow.ACRSatisfies(),
 		PushedAuthorizationRequestEndpoint:         iss + pathPAR,
+		BackchannelAuthenticationEndpoint:          iss + pathBackchannel,
+		BackchannelTokenDeliveryModesSupported:     []string{"poll"},
 		RequirePushedAuthorizationRequests:         s.cfg.Flow.RequirePAR(),
 		AuthorizationDetailsTypesSupported:         oauth.DetailTypes(),
 		PromptValuesSupported:                      []string{"none", "login", "select_account"},

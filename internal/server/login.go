@@ -123,6 +123,10 @@ func (s *Server) loadStep(w http.ResponseWriter, r *http.Request, sealed string)
 		s.redirectError(w, r, p.to(), err)
 		return p, true
 	}
+	if res.Done {
+		http.Redirect(w, r, "/app", http.StatusSeeOther)
+		return p, true
+	}
 	if res.Code != "" {
 		s.redirectCode(w, r, p.to(), res.Code)
 		return p, true

@@ -19,6 +19,12 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /upstream/callback", s.upstreamCallback)
 
 	m.HandleFunc("POST /par", s.par)
+	m.HandleFunc("POST /bc-authorize", s.backchannel)
+	m.HandleFunc("GET /app", s.app)
+	m.HandleFunc("GET /app/login", s.appLogin)
+	m.HandleFunc("POST /app/decide", s.appDecide)
+	m.HandleFunc("GET /app/events", s.appEvents)
+	m.HandleFunc("GET /app/manifest.webmanifest", s.manifest)
 	m.HandleFunc("POST /token", s.token)
 	m.HandleFunc("GET /userinfo", s.userinfo)
 	m.HandleFunc("POST /userinfo", s.userinfo)
@@ -38,12 +44,13 @@ func (s *Server) routes() {
 
 // Endpoint paths, relative to the issuer.
 const (
-	pathAuthorize  = "/authorize"
-	pathToken      = "/token"
-	pathUserinfo   = "/userinfo"
-	pathJWKS       = "/jwks"
-	pathIntrospect = "/introspect"
-	pathRevoke     = "/revoke"
-	pathLogout     = "/logout"
-	pathPAR        = "/par"
+	pathAuthorize   = "/authorize"
+	pathToken       = "/token"
+	pathUserinfo    = "/userinfo"
+	pathJWKS        = "/jwks"
+	pathIntrospect  = "/introspect"
+	pathRevoke      = "/revoke"
+	pathLogout      = "/logout"
+	pathPAR         = "/par"
+	pathBackchannel = "/bc-authorize"
 )

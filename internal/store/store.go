@@ -32,12 +32,13 @@ type Store interface {
 	Credentials
 	Links
 	PushedRequests
+	CIBA
 
 	// Tx runs fn in one transaction: all of fn's writes commit together or
 	// not at all. The Store passed to fn must be used inside fn only.
 	Tx(ctx context.Context, fn func(Store) error) error
-	// DeleteExpired removes codes, refresh tokens, grants, sessions, keys and
-	// pushed requests whose expiry is before now (a zero expiry never
+	// DeleteExpired removes codes, refresh tokens, grants, sessions, keys,
+	// pushed requests and CIBA requests whose expiry is before now (a zero expiry never
 	// expires) and returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 	Close() error
@@ -379,7 +380,7 @@ type CIBA interface {
 	CreateCIBARequest(ctx context.Context, r CIBARequest) error
 	GetCIBARequest(ctx context.Context, id string) (CIBARequest, error)
 	// ListPendingCIBARequests returns the user's pending requests that
-	// expire after now, oldest first.
+	// expire after now (a zero expiry never expires), oldest first.
 	ListPendingCIBARequests(ctx context.Context, userID string, now time.Time) ([]CIBARequest, error)
 	// DecideCIBARequest moves a pending request to status (approved or
 	// denied), recording acr, amr and auth_time and DecidedAt = at,

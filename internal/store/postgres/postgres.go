@@ -263,9 +263,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		g AS (DELETE FROM grants WHERE expires_at < $1 RETURNING 1),
 		s AS (DELETE FROM sessions WHERE expires_at < $1 RETURNING 1),
 		k AS (DELETE FROM keys WHERE expires_at < $1 RETURNING 1),
-		p AS (DELETE FROM pushed_requests WHERE expires_at < $1 RETURNING 1)
+		p AS (DELETE FROM pushed_requests WHERE expires_at < $1 RETURNING 1),
+		b AS (DELETE FROM ciba_requests WHERE expires_at < $1 RETURNING 1)
 		SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM r) + (SELECT count(*) FROM g)
-			+ (SELECT count(*) FROM s) + (SELECT count(*) FROM k) + (SELECT count(*) FROM p)`, toDB(now)).Scan(&n)
+			+ (SELECT count(*) FROM s) + (SELECT count(*) FROM k) + (SELECT count(*) FROM p)
+			+ (SELECT count(*) FROM b)`, toDB(now)).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("store/postgres: delete expired: %w", err)
 	}

@@ -141,4 +141,11 @@ func testEveryField(t *testing.T, s store.Store) {
 	gpr, err := s.ConsumePushedRequest(ctx, pr.Hash)
 	must(t, err)
 	diff(t, "pushed request", pr, gpr)
+
+	cr := filled[store.CIBARequest](11)
+	cc := ciba(t, s)
+	must(t, cc.CreateCIBARequest(ctx, cr))
+	gcr, err := cc.GetCIBARequest(ctx, cr.ID)
+	must(t, err)
+	diff(t, "ciba request", cr, gcr)
 }

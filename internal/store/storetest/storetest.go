@@ -112,6 +112,17 @@ func cases() []testCase {
 		{"PushedRequests/UnknownIsNotFound", testPushedUnknown},
 		{"PushedRequests/DeleteExpiredRemovesThem", testPushedDeleteExpired},
 
+		{"CIBA/CreateGet", testCIBACreateGet},
+		{"CIBA/CreateDuplicateIsConflict", testCIBADuplicate},
+		{"CIBA/UnknownIsNotFound", testCIBAUnknown},
+		{"CIBA/ListPendingOnlyPendingUnexpiredOfUserOldestFirst", testCIBAListPending},
+		{"CIBA/DecideOnce", testCIBADecide},
+		{"CIBA/DecideIsOneTimeUnderConcurrency", testCIBADecideConcurrent},
+		{"CIBA/TouchReturnsPreviousPoll", testCIBATouch},
+		{"CIBA/RedeemApprovedOnce", testCIBARedeem},
+		{"CIBA/RedeemIsOneTimeUnderConcurrency", testCIBARedeemConcurrent},
+		{"CIBA/DeleteExpiredRemovesThem", testCIBADeleteExpired},
+
 		{"Tx/CommitsAllWrites", testTxCommit},
 		{"Tx/RollbackOnError", testTxRollback},
 		{"Tx/RollbackOnPanic", testTxPanic},
@@ -121,6 +132,7 @@ func cases() []testCase {
 		{"Tx/UsableAfterSentinelErrors", testTxSentinels},
 		{"Tx/ConsumeRolledBackIsReusable", testTxConsumeRollback},
 		{"Tx/PushedRequests", testTxPushed},
+		{"Tx/CIBA", testTxCIBA},
 
 		{"Time/RoundTripsUTCMicroseconds", testTimeRoundTrip},
 		{"Time/ZeroRoundTripsAsZero", testTimeZero},
