@@ -8,6 +8,8 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/stepup-oidc/stepup/rs"
+	"net/http"
+	"net/http/httptest"
 )
 
 // BenchmarkVerify compares rs with github.com/coreos/go-oidc verifying the
@@ -72,4 +74,28 @@ func BenchmarkRequire(b *testing.B) {
 			b.Fatalf("status %d", w.status)
 		}
 	}
+}
+
+type nopHandler struct{}
+
+func (nopHandler) ServeHTTP(http.ResponseWriter, *http.Request) {}
+
+type discardWriter struct {
+	h      http.Header
+	status int
+}
+
+func (w *discardWriter) Header() http.Header {
+	if w.h == nil {
+		w.h = http.Header{}
+	}
+	return w.h
+}
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(s int)           { w.status = s }
+
+func newBenchRequest(tok string) *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "/accounts", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return req
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
@@ -183,4 +184,26 @@ func (op *fakeOP) mint(now time.Time, edit func(map[string]any)) string {
 		edit(c)
 	}
 	return sign(op.key(0), "at+jwt", c)
+}
+
+// TestFakeOPServesWhatTheTestsAssume checks the fake provider the other
+// tests stand on: discovery names it and its JWKS, and it signs verifiably.
+func TestFakeOPServesWhatTheTestsAssume(t *testing.T) {
+	op := newFakeOP()
+	defer op.Close()
+	res, err := http.Get(op.URL() + "/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var d map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if d["issuer"] != op.URL() || d["jwks_uri"] == nil {
+		t.Fatalf("discovery %v", d)
+	}
+	if tok := op.mint(time.Now(), nil); strings.Count(tok, ".") != 2 {
+		t.Fatalf("minted %q", tok)
+	}
 }
