@@ -37,6 +37,7 @@ Usage:
   stepup keys rotate [--config FILE]        retire the signing keys and make new ones
   stepup client add|list|remove ...         manage OAuth clients
   stepup user add|list|passwd|set-totp|remove ...  manage users
+  stepup bench --issuer URL [...]           load-test a provider (docs/loadgen.md)
   stepup version                            print the version
 
 With no configuration file, stepup listens on 127.0.0.1:8080 with issuer
@@ -64,6 +65,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = clientCmd(ctx, args[1:], env)
 	case "user":
 		err = userCmd(ctx, args[1:], env)
+	case "bench":
+		err = bench(ctx, args[1:], env)
 	case "version", "--version":
 		fmt.Fprintln(env.Stdout, "stepup", Version())
 		return 0

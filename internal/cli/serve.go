@@ -2,11 +2,16 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"time"
 
 	"github.com/stepup-oidc/stepup/internal/app"
 	"github.com/stepup-oidc/stepup/internal/config"
+	"github.com/stepup-oidc/stepup/internal/demobank"
 )
 
 // Demo data seeded by serve --demo.
@@ -14,6 +19,10 @@ const (
 	DemoClientID     = "demo-bank"
 	DemoClientSecret = "demo-bank-secret"
 	DemoRedirectURI  = "http://127.0.0.1:9000/callback"
+	// DemoBankAddr and DemoBankURL are where serve --demo runs the demo
+	// bank (internal/demobank), the demo-bank client's redirect target.
+	DemoBankAddr = "127.0.0.1:9000"
+	DemoBankURL  = "http://" + DemoBankAddr
 )
 
 func demoData(c *config.Config) {
@@ -73,7 +82,12 @@ func serve(ctx context.Context, args []string, env Env) error {
 	log.Info("stepup listening", "addr", "http://"+ln.Addr().String(), "issuer", c.Issuer,
 		"storage", redactDSN(c.Storage), "acr_policy", a.Flow.Policy().Name)
 	if *demo {
-		printDemo(env, c.Issuer)
+		bankURL := ""
+		if stop := startDemoBank(c.Issuer, log); stop != nil {
+			defer stop()
+			bankURL = DemoBankURL
+		}
+		printDemo(env, c.Issuer, bankURL)
 	}
 	if env.Ready != nil {
 		env.Ready(ln.Addr().String())
@@ -81,7 +95,52 @@ func serve(ctx context.Context, args []string, env Env) error {
 	return a.Serve(ctx, ln)
 }
 
-func printDemo(env Env, issuer string) {
+// startDemoBank runs the demo bank on DemoBankAddr and returns the
+// function that shuts it down, or nil (after a warning) when it cannot
+// start, for example because the port is taken: the provider runs anyway.
+func startDemoBank(issuer string, log *slog.Logger) (stop func()) {
+	blog := log.With("component", "demobank")
+	bank, err := demobank.New(demobank.Config{Issuer: issuer, ClientID: DemoClientID, ClientSecret: DemoClientSecret,
+		BaseURL: DemoBankURL, Logger: blog})
+	if err != nil {
+		log.Warn("demo bank not started", "err", err)
+		return nil
+	}
+	ln, err := net.Listen("tcp", DemoBankAddr)
+	if err != nil {
+		log.Warn("demo bank not started: its address is taken; the provider runs without it", "addr", DemoBankAddr, "err", err)
+		return nil
+	}
+	hs := &http.Server{Handler: bank.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		ErrorLog: slog.NewLogLogger(blog.Handler(), slog.LevelWarn)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			blog.Warn("demo bank stopped", "err", err)
+		}
+	}()
+	log.Info("demo bank listening", "url", DemoBankURL)
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(ctx); err != nil {
+			hs.Close()
+		}
+		<-done
+	}
+}
+
+func printDemo(env Env, issuer, bankURL string) {
+	if bankURL != "" {
+		fmt.Fprintf(env.Stdout, `
+Demo bank: open %s and log in as alice. Transfers up to NOK 1 000 go
+straight through; larger ones ask the provider for a second factor (or a
+passkey) and for your approval of the exact amount and payee. See
+docs/demo-bank.md.
+`, bankURL)
+	}
 	fmt.Fprintf(env.Stdout, `
 Demo data is loaded: users alice / alice-password and bob / bob-password,
 confidential client %[2]s (secret %[3]s) and public client demo-spa.
@@ -89,8 +148,8 @@ confidential client %[2]s (secret %[3]s) and public client demo-spa.
 Try a login (authorization code + PKCE):
   1. Open in a browser:
      %[1]s/authorize?client_id=%[2]s&response_type=code&scope=openid%%20profile%%20email&redirect_uri=http%%3A%%2F%%2F127.0.0.1%%3A9000%%2Fcallback&state=xyz&nonce=n-0S6&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256
-  2. Sign in as alice. The browser lands on 127.0.0.1:9000/callback?code=... (nothing
-     listens there yet; copy the code from the address bar).
+  2. Sign in as alice. The browser lands on 127.0.0.1:9000/callback?code=... (the demo
+     bank, if it runs, will refuse this foreign callback; copy the code from the address bar).
   3. Exchange it:
      curl -s -u %[2]s:%[3]s -d grant_type=authorization_code -d code=CODE \
        -d redirect_uri=http://127.0.0.1:9000/callback \

@@ -121,7 +121,11 @@ func waitAppText(tb *tab, sel, want string, within time.Duration) {
 	js := fmt.Sprintf(`location.pathname === "/app" && Array.from(document.querySelectorAll(%s), e => e.textContent).some(s => s.includes(%s))`,
 		jsString(sel), jsString(want))
 	if !eventually(tb, within, js) {
-		tb.t.Fatalf("the app does not show %q in %s within %s\n%s", want, sel, within, tb.describe())
+		hint := ""
+		if sel == "#app-message" && mustRun(tb, chromedp.Evaluate[bool](`location.pathname === "/app" && location.search === ""`)) {
+			hint = " (the tab is at /app without the result: the page's own live connection reloaded it over the result page)"
+		}
+		tb.t.Fatalf("the app does not show %q in %s within %s%s\n%s", want, sel, within, hint, tb.describe())
 	}
 }
 
@@ -165,6 +169,22 @@ func waitAppLive(tb *tab) {
 	time.Sleep(300 * time.Millisecond)
 }
 
+// settleApp waits until the app page's live connection has either opened
+// or failed, so that a click comes, as a person's would, after the page
+// has finished starting; once open, a little longer for the server to
+// start listening on it. (TestBrowserCIBARequestArrivesLiveAndIsApprovedWithPasskey
+// is the test that requires the connection to open.)
+func settleApp(tb *tab) {
+	tb.t.Helper()
+	js := `(() => { const l = window.__stepupEventSources || []; return l.length > 0 && l.every(e => e.readyState !== 0); })()`
+	if !eventually(tb, appLiveWithin, js) {
+		tb.t.Fatalf("the app page did not open or give up its live connection within %s\n%s", appLiveWithin, tb.describe())
+	}
+	if mustRun(tb, chromedp.Evaluate[bool](`window.__stepupEventSources.some(e => e.readyState === 1)`)) {
+		time.Sleep(300 * time.Millisecond)
+	}
+}
+
 // jwtClaims decodes the payload of a JWT without verifying it.
 func jwtClaims(t *testing.T, jwt string) map[string]json.RawMessage {
 	t.Helper()
@@ -200,6 +220,7 @@ func verifyCIBAIDToken(t *testing.T, p *provider, tok map[string]any) idClaims {
 	if err := idt.Claims(&c); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("ID token: acr %q amr %v", c.ACR, c.AMR)
 	if c.Sub == "" || c.ACR == "" || c.AuthTime == 0 {
 		t.Errorf("ID token claims %+v, want sub, acr and auth_time", c)
 	}
@@ -215,8 +236,8 @@ func wantPoll(t *testing.T, p *provider, id string, status int, code string) {
 }
 
 func TestBrowserCIBARequestArrivesLiveAndIsApprovedWithPasskey(t *testing.T) {
-	tb := newChrome(t)
 	p, relying := startPasskeyCIBA(t)
+	tb := newChrome(t)
 	auth := addAuthenticator(tb, false)
 	r := browserClient(t, p, relying, confidentialID, confidentialSecret)
 	alice := passwordSignIn(tb, p, relying, r)
@@ -305,8 +326,9 @@ func TestBrowserCIBARequestArrivesLiveAndIsApprovedWithPasskey(t *testing.T) {
 }
 
 func TestBrowserCIBADenyInApp(t *testing.T) {
-	tb := newChrome(t)
 	p := startCIBA(t)
+	tb := newChrome(t)
+	trackEventSources(tb)
 	openApp(tb, p)
 	status, ack := backchannel(t, p, url.Values{"scope": {"openid"}, "login_hint": {"alice"}, "binding_message": {"TV-0042"}})
 	id, _ := ack["auth_req_id"].(string)
@@ -315,6 +337,7 @@ func TestBrowserCIBADenyInApp(t *testing.T) {
 	}
 	openApp(tb, p)
 	waitAppText(tb, ".binding-message", "TV-0042", appPageWithin)
+	settleApp(tb)
 	press(tb, appDeny, `"Deny" button`)
 	waitAppText(tb, "#app-message", "Denied.", appPageWithin)
 	tb.need(chromedp.CSS(`#no-requests`), `"No requests are waiting" text after the denial`)
@@ -322,8 +345,9 @@ func TestBrowserCIBADenyInApp(t *testing.T) {
 }
 
 func TestBrowserCIBAPasswordApprovalWithoutPasskey(t *testing.T) {
-	tb := newChrome(t)
 	p := startCIBA(t)
+	tb := newChrome(t)
+	trackEventSources(tb)
 	openApp(tb, p)
 	status, ack := backchannel(t, p, url.Values{"scope": {"openid"}, "login_hint": {"alice"}, "binding_message": {"TV-1234"}})
 	id, _ := ack["auth_req_id"].(string)
@@ -332,6 +356,7 @@ func TestBrowserCIBAPasswordApprovalWithoutPasskey(t *testing.T) {
 	}
 	openApp(tb, p)
 	waitAppText(tb, ".binding-message", "TV-1234", appPageWithin)
+	settleApp(tb)
 	tb.need(appPassword, "password field in the request")
 	if got := texts(tb, string(appApprove)); !slices.Equal(got, []string{"Approve"}) {
 		t.Errorf("approve button %q, want Approve", got)
@@ -347,6 +372,7 @@ func TestBrowserCIBAPasswordApprovalWithoutPasskey(t *testing.T) {
 	wantPoll(t, p, id, 400, "authorization_pending")
 
 	// The right password approves.
+	settleApp(tb)
 	tb.need(appPassword, "password field after the failed approval")
 	tb.do(chromedp.SendKeys(appPassword, "alice-password"))
 	press(tb, appApprove, `"Approve" button`)
