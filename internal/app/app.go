@@ -234,6 +234,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	hs := &http.Server{Handler: a.Server, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		ErrorLog: slog.NewLogLogger(a.Logger.Handler(), slog.LevelWarn)}
+	hs.RegisterOnShutdown(a.Server.Close)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	gc := time.NewTicker(10 * time.Minute)

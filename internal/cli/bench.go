@@ -66,22 +66,22 @@ func bench(ctx context.Context, args []string, env Env) error {
 	cfg.Progress = env.Stderr
 	rep, err := loadgen.Run(ctx, cfg)
 	if err != nil && len(rep.Results) == 0 {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
 		if werr := enc.Encode(rep); werr != nil {
-			return fmt.Errorf("bench: write report: %w", werr)
+			return fmt.Errorf("write report: %w", werr)
 		}
 	} else if werr := rep.WriteText(env.Stdout); werr != nil {
-		return fmt.Errorf("bench: write report: %w", werr)
+		return fmt.Errorf("write report: %w", werr)
 	}
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	if n := rep.Errors(); n > 0 {
-		return fmt.Errorf("bench: %d failed iterations", n)
+		return fmt.Errorf("%d failed iterations", n)
 	}
 	return nil
 }

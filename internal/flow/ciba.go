@@ -310,8 +310,17 @@ func CIBADigest(p PendingRequest) string {
 // wakers notifies the authenticator app's open connections (in-process; a
 // cluster would carry it over PostgreSQL LISTEN/NOTIFY).
 type wakers struct {
-	mu sync.Mutex
-	ch map[string][]chan struct{}
+	mu      sync.Mutex
+	ch      map[string][]chan struct{}
+	version map[string]int64
+}
+
+// Version counts the changes of the user's requests seen by this node, so
+// a page can tell whether it is stale.
+func (s *Service) Version(userID string) int64 {
+	s.wakers.mu.Lock()
+	defer s.wakers.mu.Unlock()
+	return s.wakers.version[userID]
 }
 
 // Wait returns a channel closed at the next change for the user, and a
@@ -343,6 +352,10 @@ func (s *Service) Wait(userID string) (<-chan struct{}, func()) {
 func (s *Service) wake(userID string) {
 	s.wakers.mu.Lock()
 	defer s.wakers.mu.Unlock()
+	if s.wakers.version == nil {
+		s.wakers.version = map[string]int64{}
+	}
+	s.wakers.version[userID]++
 	for _, c := range s.wakers.ch[userID] {
 		close(c)
 	}

@@ -197,3 +197,25 @@ func TestOtherProvidersSkipPageScenarios(t *testing.T) {
 		t.Errorf("code_flow_sso skipped for %q", skipped[loadgen.CodeFlowSSO])
 	}
 }
+
+// TestSecondRunSkipsPasskeyScenarios runs twice against one provider: the
+// second run cannot use the passkey the first enrolled, so the scenarios
+// that need it (CIBA approval too) are skipped, not failed.
+func TestSecondRunSkipsPasskeyScenarios(t *testing.T) {
+	issuer := startStepup(t)
+	cfg := benchConfig(issuer)
+	cfg.Duration, cfg.Count = 0, 2
+	cfg.Scenarios = []string{loadgen.CodeFlowPasskey, loadgen.StepUp, loadgen.CIBA}
+	for run := range 2 {
+		rep, err := loadgen.Run(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Errors() != 0 {
+			t.Fatalf("run %d: %+v", run, rep)
+		}
+		if want := 3 * (1 - run); len(rep.Results) != want || len(rep.Skipped) != 3-want {
+			t.Fatalf("run %d: ran %+v, skipped %+v", run, rep.Results, rep.Skipped)
+		}
+	}
+}

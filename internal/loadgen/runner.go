@@ -46,6 +46,8 @@ type runner struct {
 
 	probeMu sync.Mutex
 	probes  map[string]string // probe name -> reason it failed ("" ok)
+	// foreignPasskey is set when cfg.User has a passkey the run does not hold.
+	foreignPasskey bool
 }
 
 func newRunner(ctx context.Context, cfg Config) (*runner, error) {
@@ -272,6 +274,12 @@ func (r *runner) unsupported(ctx context.Context, name string) string {
 		if s := pages(); s != "" {
 			return s
 		}
+		if slices.Contains(r.meta.ACRValuesSupported, "phr") {
+			// A user with a passkey approves with it: enrol ours first.
+			if s := passkeys(); r.foreignPasskey {
+				return "approving in the app needs the user's passkey: " + s
+			}
+		}
 		return r.probe("ciba", func() string { return r.probeCIBA(ctx) })
 	}
 	return ""
@@ -309,6 +317,7 @@ func (r *runner) enrol(ctx context.Context) string {
 	}
 	_, c, err := w.login(ctx, toEnroll, url.Values{"acr_values": {"phr"}})
 	if errors.Is(err, errForeignPasskey) {
+		r.foreignPasskey = true
 		return fmt.Sprintf("user %s already has a passkey this run does not hold (each run enrols its own): use a user without passkeys", r.cfg.User)
 	}
 	if err != nil {

@@ -61,6 +61,7 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request) {
 			ExpiresIn: int(p.ExpiresAt.Sub(now) / time.Second)})
 	}
 	data["SignedIn"], data["Pending"] = true, views
+	data["Version"] = s.cfg.Flow.Version(sess.UserID)
 	data["Passkey"] = s.cfg.Flow.HasPasskey(r.Context(), sess.UserID)
 	s.render(w, r, http.StatusOK, "app.html", data)
 }
@@ -178,12 +179,20 @@ func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
 	rc.SetWriteDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
+	// Listen before telling the page it is connected, and tell it at once
+	// if something changed since it was rendered (its version is stale).
+	ch, stop := s.cfg.Flow.Wait(sess.UserID)
 	fmt.Fprint(w, ": connected\n\n")
+	if r.URL.Query().Get("v") != fmt.Sprint(s.cfg.Flow.Version(sess.UserID)) {
+		fmt.Fprint(w, "event: changed\ndata: {}\n\n")
+	}
 	flusher.Flush()
 	for {
-		ch, stop := s.cfg.Flow.Wait(sess.UserID)
 		select {
 		case <-r.Context().Done():
+			stop()
+			return
+		case <-s.closing:
 			stop()
 			return
 		case <-ch:
@@ -193,6 +202,7 @@ func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprint(w, ": keep-alive\n\n")
 		}
 		flusher.Flush()
+		ch, stop = s.cfg.Flow.Wait(sess.UserID)
 	}
 }
 

@@ -127,7 +127,7 @@ func randomNonce() string {
 func pageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	if h.Get("Content-Security-Policy") == "" {
-		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; manifest-src 'self'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	}
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -162,7 +162,7 @@ func (s *Server) renderForm(w http.ResponseWriter, r *http.Request, status int, 
 }
 
 // formPageCSP is pageCSP without form-action (see renderForm).
-const formPageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
+const formPageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; manifest-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'"
 
 func (s *Server) renderRaw(w http.ResponseWriter, status int, name string, data any) {
 	var buf bytes.Buffer

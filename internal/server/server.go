@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stepup-oidc/stepup/internal/flow"
@@ -42,6 +43,9 @@ type Server struct {
 	secure bool // cookies get Secure: the issuer is https
 	mux    *http.ServeMux
 	nb     map[string]string // the Norwegian catalogue
+
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Server.
@@ -59,7 +63,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, tmpl: t, secure: strings.HasPrefix(cfg.Issuer, "https://"), mux: http.NewServeMux(), nb: norwegian()}
+	s := &Server{cfg: cfg, tmpl: t, secure: strings.HasPrefix(cfg.Issuer, "https://"), mux: http.NewServeMux(), nb: norwegian(), closing: make(chan struct{})}
 	s.routes()
 	return s, nil
 }
@@ -99,3 +103,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	w.wrote = true
 	return w.ResponseWriter.Write(b)
 }
+
+// Unwrap lets http.ResponseController reach the connection (deadlines).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Flush sends buffered data (server-sent events).
+func (w *statusWriter) Flush() {
+	w.wrote = true
+	_ = http.NewResponseController(w.ResponseWriter).Flush()
+}
+
+// Close ends the long-lived streams (the app's events) so that a graceful
+// shutdown does not wait for browsers to hang up.
+func (s *Server) Close() { s.closeOnce.Do(func() { close(s.closing) }) }

@@ -7,6 +7,9 @@
   if (window.EventSource) {
     var es = new EventSource(list.getAttribute("data-live"));
     es.addEventListener("changed", function () { es.close(); location.replace("/app"); });
+    // The user's own decision changes the list too: let its result page
+    // load instead of reloading over it.
+    document.addEventListener("submit", function () { es.close(); }, true);
   }
   setInterval(function () {
     document.querySelectorAll("[data-expires-in]").forEach(function (el) {
