@@ -287,3 +287,18 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 		t.Fatalf("alice still locked after the window: %v", cb)
 	}
 }
+
+func TestRefreshWithTooWideAScopeLeavesTheTokenUsable(t *testing.T) {
+	p := startSQLite(t)
+	r := newRP(t, p, confidentialID, confidentialSecret)
+	tok := exchange(t, r, newBrowser(t))
+	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}, "scope": {"openid payments"}}
+	if status, code := tokenError(t, p, f, confidentialID, confidentialSecret); status != 400 || code != "invalid_scope" {
+		t.Fatalf("widened scope: %d %q", status, code)
+	}
+	f.Set("scope", "openid")
+	res := clientPost(t, p, "/token", f, confidentialID, confidentialSecret)
+	if res.StatusCode != 200 {
+		t.Fatalf("the refresh token was spent by a refused request: %d", res.StatusCode)
+	}
+}

@@ -129,7 +129,46 @@ func checkCode(code store.Code, c store.Client, r oauth.TokenRequest, now time.T
 
 func (s *Service) refresh(ctx context.Context, c store.Client, r oauth.TokenRequest) (*TokenResponse, error) {
 	now := s.cfg.Now()
-	old, err := s.cfg.Store.UseRefreshToken(ctx, token.Hash(r.RefreshToken), now)
+	var (
+		old     store.RefreshToken
+		g       store.Grant
+		refusal *oauth.Error
+		refresh = token.Random()
+	)
+	// One transaction: the old token is spent and its successor stored in
+	// a single commit, so a crash between them cannot strand the user. A
+	// token refused for its client, expiry or revocation stays spent; one
+	// refused only for the requested scope is left usable (rolled back).
+	err := s.cfg.Store.Tx(ctx, func(tx store.Store) error {
+		var err error
+		if old, err = tx.UseRefreshToken(ctx, token.Hash(r.RefreshToken), now); err != nil {
+			return err
+		}
+		switch g, err = tx.GetGrant(ctx, old.GrantID); {
+		case old.ClientID != c.ID:
+			refusal = oauth.Err(oauth.InvalidGrant, "refresh token was issued to another client")
+		case !now.Before(old.ExpiresAt):
+			refusal = oauth.Err(oauth.InvalidGrant, "refresh token expired")
+		case errors.Is(err, store.ErrNotFound) || (err == nil && !g.RevokedAt.IsZero()):
+			refusal = oauth.Err(oauth.InvalidGrant, "refresh token revoked")
+		case err != nil:
+			return err
+		}
+		if refusal != nil {
+			return nil
+		}
+		if r.Scope != "" {
+			have := strings.Fields(g.Scope)
+			for _, sc := range strings.Fields(r.Scope) {
+				if !slices.Contains(have, sc) {
+					return errScopeExceeded
+				}
+			}
+			g.Scope = strings.Join(strings.Fields(r.Scope), " ")
+		}
+		return tx.CreateRefreshToken(ctx, store.RefreshToken{Hash: token.Hash(refresh), GrantID: g.ID,
+			ClientID: c.ID, CreatedAt: now, ExpiresAt: old.ExpiresAt})
+	})
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return nil, oauth.Err(oauth.InvalidGrant, "invalid refresh token")
@@ -139,39 +178,17 @@ func (s *Service) refresh(ctx context.Context, c store.Client, r oauth.TokenRequ
 		}
 		s.cfg.Logger.WarnContext(ctx, "refresh token reused; token family revoked", "client_id", c.ID)
 		return nil, oauth.Err(oauth.InvalidGrant, "refresh token already used; the token family is revoked")
+	case errors.Is(err, errScopeExceeded):
+		return nil, oauth.Err(oauth.InvalidScope, "scope exceeds the original grant")
 	case err != nil:
-		return nil, internal("use refresh token", err)
-	}
-	if old.ClientID != c.ID {
-		return nil, oauth.Err(oauth.InvalidGrant, "refresh token was issued to another client")
-	}
-	if !now.Before(old.ExpiresAt) {
-		return nil, oauth.Err(oauth.InvalidGrant, "refresh token expired")
-	}
-	g, err := s.cfg.Store.GetGrant(ctx, old.GrantID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && !g.RevokedAt.IsZero()) {
-		return nil, oauth.Err(oauth.InvalidGrant, "refresh token revoked")
-	}
-	if err != nil {
-		return nil, internal("get grant", err)
-	}
-	if r.Scope != "" {
-		have := strings.Fields(g.Scope)
-		for _, sc := range strings.Fields(r.Scope) {
-			if !slices.Contains(have, sc) {
-				return nil, oauth.Err(oauth.InvalidScope, "scope exceeds the original grant")
-			}
-		}
-		g.Scope = strings.Join(strings.Fields(r.Scope), " ")
-	}
-	refresh := token.Random()
-	err = s.cfg.Store.CreateRefreshToken(ctx, store.RefreshToken{Hash: token.Hash(refresh), GrantID: g.ID,
-		ClientID: c.ID, CreatedAt: now, ExpiresAt: old.ExpiresAt})
-	if err != nil {
-		return nil, internal("create refresh token", err)
+		return nil, internal("refresh", err)
+	case refusal != nil:
+		return nil, refusal
 	}
 	return s.mint(ctx, c, g, "", refresh)
 }
+
+var errScopeExceeded = errors.New("flow: scope exceeds the grant")
 
 func (s *Service) clientCredentials(ctx context.Context, c store.Client, r oauth.TokenRequest) (*TokenResponse, error) {
 	if c.SecretHash == "" {

@@ -99,13 +99,13 @@ func (s *Store) DecideCIBARequest(ctx context.Context, id, status, acr string, a
 		return err
 	}
 	return s.atomic(ctx, func(ts *Store) error {
-		res, err := ts.tx.ExecContext(ctx, `UPDATE ciba_requests SET status = ?, acr = ?, amr = ?, auth_time = ?, decided_at = ?
+		res, err := ts.tq.ExecContext(ctx, `UPDATE ciba_requests SET status = ?, acr = ?, amr = ?, auth_time = ?, decided_at = ?
 			WHERE id = ? AND status = ?`, status, acr, amrList, toDB(authTime), toDB(at), id, store.CIBAPending)
 		if err := mustAffect(res, err, "decide ciba request", id); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		var cur string
-		if err := ts.tx.QueryRowContext(ctx, `SELECT status FROM ciba_requests WHERE id = ?`, id).Scan(&cur); err != nil {
+		if err := ts.tq.QueryRowContext(ctx, `SELECT status FROM ciba_requests WHERE id = ?`, id).Scan(&cur); err != nil {
 			return mapErr(err, "decide ciba request", id)
 		}
 		return fmt.Errorf("store/sqlite: decide ciba request %q: status is %q: %w", id, cur, store.ErrConflict)
@@ -121,10 +121,10 @@ func (s *Store) TouchCIBARequest(ctx context.Context, id string, now time.Time) 
 	var prev time.Time
 	err := s.atomic(ctx, func(ts *Store) error {
 		var polled sql.NullInt64
-		if err := ts.tx.QueryRowContext(ctx, `SELECT last_polled_at FROM ciba_requests WHERE id = ?`, id).Scan(&polled); err != nil {
+		if err := ts.tq.QueryRowContext(ctx, `SELECT last_polled_at FROM ciba_requests WHERE id = ?`, id).Scan(&polled); err != nil {
 			return mapErr(err, "touch ciba request", id)
 		}
-		res, err := ts.tx.ExecContext(ctx, `UPDATE ciba_requests SET last_polled_at = ? WHERE id = ?`, toDB(now), id)
+		res, err := ts.tq.ExecContext(ctx, `UPDATE ciba_requests SET last_polled_at = ? WHERE id = ?`, toDB(now), id)
 		if err := mustAffect(res, err, "touch ciba request", id); err != nil {
 			return err
 		}
@@ -151,7 +151,7 @@ func (s *Store) RedeemCIBARequest(ctx context.Context, id, grantID string, now t
 	)
 	err := s.atomic(ctx, func(ts *Store) error {
 		var err error
-		r, err = scanCIBA(ts.tx.QueryRowContext(ctx, `UPDATE ciba_requests SET grant_id = ?, redeemed_at = ?
+		r, err = scanCIBA(ts.tq.QueryRowContext(ctx, `UPDATE ciba_requests SET grant_id = ?, redeemed_at = ?
 			WHERE id = ? AND status = ? AND redeemed_at IS NULL RETURNING `+cibaCols,
 			grantID, toDB(now), id, store.CIBAApproved))
 		if err == nil {
@@ -160,7 +160,7 @@ func (s *Store) RedeemCIBARequest(ctx context.Context, id, grantID string, now t
 		if !errors.Is(err, sql.ErrNoRows) {
 			return mapErr(err, "redeem ciba request", id)
 		}
-		r, err = scanCIBA(ts.tx.QueryRowContext(ctx, `SELECT `+cibaCols+` FROM ciba_requests WHERE id = ?`, id))
+		r, err = scanCIBA(ts.tq.QueryRowContext(ctx, `SELECT `+cibaCols+` FROM ciba_requests WHERE id = ?`, id))
 		if err != nil {
 			return mapErr(err, "redeem ciba request", id)
 		}

@@ -68,13 +68,13 @@ func (s *Store) ListCredentials(ctx context.Context, userID string) ([]store.Cre
 // or both are zero: ErrConflict otherwise, ErrNotFound when unknown.
 func (s *Store) UseCredential(ctx context.Context, id string, n int64, at time.Time) error {
 	return s.atomic(ctx, func(ts *Store) error {
-		res, err := ts.tx.ExecContext(ctx, `UPDATE credentials SET counter = ?1, last_used_at = ?2
+		res, err := ts.tq.ExecContext(ctx, `UPDATE credentials SET counter = ?1, last_used_at = ?2
 			WHERE id = ?3 AND (counter < ?1 OR (counter = 0 AND ?1 = 0))`, n, toDB(at), id)
 		if err := mustAffect(res, err, "use credential", id); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		var counter int64
-		if err := ts.tx.QueryRowContext(ctx, `SELECT counter FROM credentials WHERE id = ?`, id).Scan(&counter); err != nil {
+		if err := ts.tq.QueryRowContext(ctx, `SELECT counter FROM credentials WHERE id = ?`, id).Scan(&counter); err != nil {
 			return mapErr(err, "use credential", id)
 		}
 		return fmt.Errorf("store/sqlite: use credential %q: counter %d is not above %d: %w", id, n, counter, store.ErrConflict)

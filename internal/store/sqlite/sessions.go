@@ -36,7 +36,7 @@ func (s *Store) insertEvents(ctx context.Context, sessionID string, es []authn.E
 		return nil
 	}
 	var last int64
-	err := s.tx.QueryRowContext(ctx, `UPDATE sessions SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq`,
+	err := s.tq.QueryRowContext(ctx, `UPDATE sessions SET event_seq = event_seq + ? WHERE id = ? RETURNING event_seq`,
 		len(es), sessionID).Scan(&last)
 	if err != nil {
 		return mapErr(err, "append event to session", sessionID)
@@ -47,7 +47,7 @@ func (s *Store) insertEvents(ctx context.Context, sessionID string, es []authn.E
 		if err != nil {
 			return err
 		}
-		if _, err := s.tx.ExecContext(ctx, `INSERT INTO session_events (session_id, seq, event) VALUES (?, ?, ?)`,
+		if _, err := s.tq.ExecContext(ctx, `INSERT INTO session_events (session_id, seq, event) VALUES (?, ?, ?)`,
 			sessionID, first+int64(i), js); err != nil {
 			return mapErr(err, "append event to session", sessionID)
 		}
@@ -58,7 +58,7 @@ func (s *Store) insertEvents(ctx context.Context, sessionID string, es []authn.E
 // CreateSession stores the session and its initial events.
 func (s *Store) CreateSession(ctx context.Context, sess store.Session) error {
 	return s.atomic(ctx, func(ts *Store) error {
-		if _, err := ts.tx.ExecContext(ctx, `INSERT INTO sessions (id, handle_hash, user_id, created_at, expires_at)
+		if _, err := ts.tq.ExecContext(ctx, `INSERT INTO sessions (id, handle_hash, user_id, created_at, expires_at)
 			VALUES (?, ?, ?, ?, ?)`,
 			sess.ID, sess.HandleHash, sess.UserID, toDB(sess.CreatedAt), toDB(sess.ExpiresAt)); err != nil {
 			return mapErr(err, "create session", sess.ID)
@@ -124,14 +124,16 @@ func loadEvents(ctx context.Context, q querier, where string, arg any) (map[stri
 // transaction, or a read-only transaction on the reader pool.
 func (s *Store) readTx(ctx context.Context, fn func(q querier) error) error {
 	if s.tx != nil {
-		return fn(s.tx)
+		return fn(s.tq)
 	}
 	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return fmt.Errorf("store/sqlite: begin read: %w", err)
 	}
+	tq := newTxQuerier(tx, s.rs)
+	defer tq.finish(ctx) // runs after the rollback below
 	defer tx.Rollback()
-	return fn(tx)
+	return fn(tq)
 }
 
 // GetSessionByHandle returns the session with the handle hash and its events.

@@ -39,10 +39,13 @@ var migrationFS embed.FS
 // Store is a store.Store on one SQLite database file. A Store bound to a
 // transaction (the one Tx passes to fn) has tx set.
 type Store struct {
-	w  *sql.DB // writer pool: one connection, BEGIN IMMEDIATE
-	r  *sql.DB // reader pool: query_only connections
-	tx *sql.Tx
-	sp int // savepoint nesting depth inside tx
+	w  *sql.DB    // writer pool: one connection, BEGIN IMMEDIATE
+	r  *sql.DB    // reader pool: query_only connections
+	ws *stmtCache // statements prepared on w
+	rs *stmtCache // statements prepared on r
+	tx *sql.Tx    // set on a Store bound to a transaction
+	tq *txQuerier // runs queries in tx through ws
+	sp int        // savepoint nesting depth inside tx
 }
 
 var _ store.Store = (*Store)(nil)
@@ -119,7 +122,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		r.Close()
 		return nil, fmt.Errorf("store/sqlite: open %s: %w", path, err)
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{w: w, r: r, ws: newStmtCache(w), rs: newStmtCache(r)}, nil
 }
 
 // Migrate applies pending migrations to the database at path (creating it
@@ -222,21 +225,23 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return nil
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.rs.close(), s.ws.close(), s.r.Close(), s.w.Close())
 }
 
+// reader is the querier for reads: s's transaction, or the reader pool.
 func (s *Store) reader() querier {
 	if s.tx != nil {
-		return s.tx
+		return s.tq
 	}
-	return s.r
+	return s.rs
 }
 
+// writer is the querier for writes: s's transaction, or the writer pool.
 func (s *Store) writer() querier {
 	if s.tx != nil {
-		return s.tx
+		return s.tq
 	}
-	return s.w
+	return s.ws
 }
 
 // Tx runs fn in a transaction (a savepoint when s is already bound to one).
@@ -253,13 +258,17 @@ func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
 		if err != nil {
 			return fmt.Errorf("store/sqlite: begin: %w", err)
 		}
+		tq := newTxQuerier(tx, s.ws)
+		// Deferred first so that it runs last, once tx has ended and the
+		// writer connection is free again.
+		defer tq.finish(ctx)
 		done := false
 		defer func() {
 			if !done {
 				tx.Rollback()
 			}
 		}()
-		if err := fn(&Store{w: s.w, r: s.r, tx: tx}); err != nil {
+		if err := fn(&Store{w: s.w, r: s.r, ws: s.ws, rs: s.rs, tx: tx, tq: tq}); err != nil {
 			return err
 		}
 		done = true
@@ -283,7 +292,7 @@ func (s *Store) atomic(ctx context.Context, fn func(*Store) error) error {
 			s.tx.ExecContext(bg, "RELEASE "+name)
 		}
 	}()
-	if err := fn(&Store{w: s.w, r: s.r, tx: s.tx, sp: s.sp + 1}); err != nil {
+	if err := fn(&Store{w: s.w, r: s.r, ws: s.ws, rs: s.rs, tx: s.tx, tq: s.tq, sp: s.sp + 1}); err != nil {
 		return err
 	}
 	done = true
@@ -300,7 +309,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int64, error)
 		total = 0
 		n := toDB(now)
 		for _, table := range []string{"codes", "refresh_tokens", "grants", "sessions", "keys", "pushed_requests", "ciba_requests"} {
-			res, err := ts.tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at IS NOT NULL AND expires_at < ?`, n)
+			res, err := ts.tq.ExecContext(ctx, `DELETE FROM `+table+` WHERE expires_at IS NOT NULL AND expires_at < ?`, n)
 			if err != nil {
 				return fmt.Errorf("store/sqlite: delete expired %s: %w", table, err)
 			}

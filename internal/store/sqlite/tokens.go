@@ -218,13 +218,13 @@ func (s *Store) RetireKey(ctx context.Context, id string, retiredAt, expiresAt t
 		return fmt.Errorf("store/sqlite: retire key %q: zero time", id)
 	}
 	return s.atomic(ctx, func(ts *Store) error {
-		res, err := ts.tx.ExecContext(ctx, `UPDATE keys SET retired_at = ?, expires_at = ?
+		res, err := ts.tq.ExecContext(ctx, `UPDATE keys SET retired_at = ?, expires_at = ?
 			WHERE id = ? AND retired_at IS NULL`, toDB(retiredAt), toDB(expiresAt), id)
 		if err := mustAffect(res, err, "retire key", id); !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		var one int
-		err = ts.tx.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE id = ?`, id).Scan(&one)
+		err = ts.tq.QueryRowContext(ctx, `SELECT 1 FROM keys WHERE id = ?`, id).Scan(&one)
 		if err != nil {
 			return mapErr(err, "retire key", id)
 		}
