@@ -22,6 +22,7 @@ import (
 	"github.com/stepup-oidc/stepup/internal/config"
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/keys"
+	"github.com/stepup-oidc/stepup/internal/metrics"
 	"github.com/stepup-oidc/stepup/internal/password"
 	"github.com/stepup-oidc/stepup/internal/seal"
 	"github.com/stepup-oidc/stepup/internal/server"
@@ -122,7 +123,9 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		ups = append(ups, flow.Upstream{Name: u.Name, DisplayName: m.DisplayName(), Assurance: label,
 			Factors: u.Factors, AMR: u.AMR, Method: m})
 	}
+	mx := metrics.New()
 	fl, err := flow.New(flow.Config{
+		Observer:  mx,
 		Upstreams: ups, RequirePAR: cfg.PAR.Required,
 		Issuer: cfg.Issuer, Store: st, Keys: km, Policy: pol, Logger: log, Now: now, Sealer: sealer,
 		TOTP: tm, Passkeys: pk, AttestationConfigured: pk != nil && len(roots) > 0,
@@ -142,7 +145,7 @@ func New(ctx context.Context, cfg *config.Config, st store.Store, log *slog.Logg
 		return nil, err
 	}
 	srv, err := server.New(server.Config{Issuer: cfg.Issuer, Flow: fl, Keys: km, Store: st, Logger: log,
-		SessionCookie: cfg.Session.CookieName})
+		SessionCookie: cfg.Session.CookieName, Metrics: mx})
 	if err != nil {
 		return nil, err
 	}

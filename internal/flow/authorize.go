@@ -285,6 +285,7 @@ func (s *Service) Authorize(ctx context.Context, t *Transaction, sess *store.Ses
 			return s.complete(ctx, t, sess, best)
 		}
 	}
+	s.cfg.Observer.Unmet(t.ClientID)
 	s.cfg.Logger.InfoContext(ctx, "unmet authentication requirements", "client_id", t.ClientID,
 		"acr_values", t.ACRValues, "essential", t.EssentialACR)
 	return Result{}, oauth.Err(oauth.UnmetAuthenticationRequirements, "the requested authentication context cannot be met")
@@ -393,6 +394,7 @@ func (s *Service) complete(ctx context.Context, t *Transaction, sess *store.Sess
 			methods = append(methods, e.Method)
 		}
 	}
+	s.cfg.Observer.Authorized(t.ClientID, d.ACR)
 	s.cfg.Logger.InfoContext(ctx, "audit: authorization", "client_id", t.ClientID, "user", sess.UserID,
 		"acr", d.ACR, "amr", d.AMR, "methods", methods, "requested", t.ACRValues, "essential", t.EssentialACR)
 	return Result{Code: code}, nil

@@ -268,6 +268,7 @@ func (s *Service) DecideCIBA(ctx context.Context, sess *store.Session, id string
 		return internal("decide ciba request", err)
 	}
 	s.wake(sess.UserID)
+	s.cfg.Observer.CIBADecided(status)
 	s.cfg.Logger.InfoContext(ctx, "audit: ciba decision", "client_id", req.ClientID, "user", sess.UserID,
 		"status", status, "acr", acr)
 	if acr == "unmet" {

@@ -60,6 +60,9 @@ type Config struct {
 	// must have been used before a new one may be enrolled (default 5m).
 	EnrollmentFreshness time.Duration
 
+	// Observer, when set, is told about flow outcomes (metrics).
+	Observer Observer
+
 	// RequirePAR makes pushed authorization requests mandatory.
 	RequirePAR bool
 
@@ -70,6 +73,19 @@ type Config struct {
 	MaxFailuresPerIP      int           // 20
 	FailureWindow         time.Duration // 15m
 }
+
+// Observer receives flow outcomes, for metrics.
+type Observer interface {
+	Authorized(clientID, acr string)
+	Unmet(clientID string)
+	CIBADecided(status string)
+}
+
+type nopObserver struct{}
+
+func (nopObserver) Authorized(string, string) {}
+func (nopObserver) Unmet(string)              {}
+func (nopObserver) CIBADecided(string)        {}
 
 // Service implements the flows.
 type Service struct {
@@ -93,6 +109,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
 	}
 	if cfg.Sealer.Secret == nil {
 		cfg.Sealer = seal.Sealer{Secret: cfg.Keys.Secret, Secrets: cfg.Keys.Secrets, Now: cfg.Now}

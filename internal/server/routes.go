@@ -35,6 +35,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /logout", s.logout)
 	m.HandleFunc("POST /logout", s.logout)
 
+	if s.cfg.Metrics != nil {
+		m.Handle("GET /metrics", s.cfg.Metrics.Handler())
+	}
 	m.HandleFunc("GET /healthz", s.healthz)
 	m.HandleFunc("GET /readyz", s.readyz)
 	static, _ := fs.Sub(staticFS, "static")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/stepup-oidc/stepup/internal/flow"
 	"github.com/stepup-oidc/stepup/internal/keys"
+	"github.com/stepup-oidc/stepup/internal/metrics"
 	"github.com/stepup-oidc/stepup/internal/store"
 )
 
@@ -34,6 +35,8 @@ type Config struct {
 	Logger *slog.Logger
 	// SessionCookie is the name of the session cookie (default stepup_session).
 	SessionCookie string
+	// Metrics, when set, records every request and serves /metrics.
+	Metrics *metrics.Metrics
 }
 
 // Server serves every endpoint.
@@ -79,6 +82,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !rw.wrote {
 				writeJSONError(rw, r, s.cfg.Logger, nil)
 			}
+		}
+		if s.cfg.Metrics != nil {
+			s.cfg.Metrics.ObserveHTTP(r.Pattern, r.Method, rw.status, time.Since(start))
 		}
 		s.cfg.Logger.DebugContext(r.Context(), "http", "method", r.Method, "path", r.URL.Path,
 			"status", rw.status, "duration", time.Since(start))
