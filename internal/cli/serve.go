@@ -30,7 +30,7 @@ func demoData(c *config.Config) {
 		ID: DemoClientID, Name: "Demo Bank", Secret: DemoClientSecret,
 		RedirectURIs:            []string{DemoRedirectURI},
 		PostLogoutRedirectURIs:  []string{"http://127.0.0.1:9000/"},
-		GrantTypes:              []string{"authorization_code", "refresh_token", "client_credentials"},
+		GrantTypes:              []string{"authorization_code", "refresh_token", "client_credentials", "urn:openid:params:grant-type:ciba"},
 		TokenEndpointAuthMethod: "client_secret_basic",
 	}, config.Client{
 		ID: "demo-spa", Name: "Demo single-page app",
