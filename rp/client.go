@@ -44,6 +44,10 @@ type Config struct {
 	AllowInsecureHTTP bool
 	// Now is the clock used to check token times; nil means time.Now.
 	Now func() time.Time
+	// Sleep waits between CIBA polls (Client.Poll): it returns after d,
+	// or ctx's error if ctx ends first. Nil means a timer. Tests set it to
+	// advance a fake clock instead of waiting.
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // Client is a relying party bound to one provider and one client
@@ -65,6 +69,8 @@ type metadata struct {
 	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
 	AuthorizationResponseISS           bool     `json:"authorization_response_iss_parameter_supported"`
 	IDTokenSigningAlgs                 []string `json:"id_token_signing_alg_values_supported"`
+	BackchannelAuthenticationEndpoint  string   `json:"backchannel_authentication_endpoint"`
+	BackchannelTokenDeliveryModes      []string `json:"backchannel_token_delivery_modes_supported"`
 }
 
 const (
@@ -107,6 +113,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
 	if err := checkURL("Issuer", cfg.Issuer, cfg.AllowInsecureHTTP); err != nil {
 		return nil, err
 	}
@@ -134,8 +143,14 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 			return nil, fmt.Errorf("rp: discovery: %w", err)
 		}
 	}
-	if m.PushedAuthorizationRequestEndpoint != "" {
-		if err := checkURL("pushed_authorization_request_endpoint", m.PushedAuthorizationRequestEndpoint, cfg.AllowInsecureHTTP); err != nil {
+	for _, e := range []struct{ name, u string }{
+		{"pushed_authorization_request_endpoint", m.PushedAuthorizationRequestEndpoint},
+		{"backchannel_authentication_endpoint", m.BackchannelAuthenticationEndpoint},
+	} {
+		if e.u == "" {
+			continue
+		}
+		if err := checkURL(e.name, e.u, cfg.AllowInsecureHTTP); err != nil {
 			return nil, fmt.Errorf("rp: discovery: %w", err)
 		}
 	}

@@ -42,7 +42,10 @@
 // pushes any request to the provider first (RFC 9126), and
 // AuthorizationDetails asks the user to approve a statement (RFC 9396).
 //
-// Client-initiated backchannel authentication (CIBA) is not offered yet:
-// Stepup has no backchannel endpoint. docs/sdk-relying-party.md walks
-// through logging in, stepping up and approving with PAR.
+// Backchannel starts a Client-Initiated Backchannel Authentication (CIBA,
+// poll mode) for a device without a browser: the user approves on their
+// phone, and Poll returns verified Tokens, honouring the provider's
+// interval and slow_down. PingHandler receives ping notifications from
+// providers that send them. docs/sdk-relying-party.md walks through
+// logging in, stepping up, approving with PAR and CIBA.
 package rp

@@ -33,6 +33,7 @@ type fakeOP struct {
 	pushed   map[string]url.Values // request_uri -> request
 	codes    map[string]url.Values // code -> authorization request
 	refresh  map[string]url.Values // refresh token -> authorization request
+	ciba     map[string]*fakeCIBA  // auth_req_id -> backchannel request
 	jwksHits int
 	now      func() time.Time
 	// edit, when set, changes the claims and the protected header of the
@@ -42,21 +43,23 @@ type fakeOP struct {
 
 func newFakeOP() *fakeOP {
 	op := &fakeOP{pushed: map[string]url.Values{}, codes: map[string]url.Values{},
-		refresh: map[string]url.Values{}, now: time.Now}
+		refresh: map[string]url.Values{}, ciba: map[string]*fakeCIBA{}, now: time.Now}
 	op.rotate()
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /.well-known/openid-configuration", op.discovery)
 	mux.HandleFunc("GET /jwks", op.jwks)
 	mux.HandleFunc("POST /par", op.par)
 	mux.HandleFunc("POST /token", op.token)
+	mux.HandleFunc("POST /bc-authorize", op.backchannel)
 	op.Server = httptest.NewServer(mux)
 	op.meta = map[string]any{
-		"issuer":                                op.URL,
-		"authorization_endpoint":                op.URL + "/authorize",
-		"token_endpoint":                        op.URL + "/token",
-		"jwks_uri":                              op.URL + "/jwks",
-		"pushed_authorization_request_endpoint": op.URL + "/par",
-		"id_token_signing_alg_values_supported": []string{"ES256"},
+		"issuer":                                         op.URL,
+		"authorization_endpoint":                         op.URL + "/authorize",
+		"token_endpoint":                                 op.URL + "/token",
+		"jwks_uri":                                       op.URL + "/jwks",
+		"pushed_authorization_request_endpoint":          op.URL + "/par",
+		"backchannel_authentication_endpoint":            op.URL + "/bc-authorize",
+		"id_token_signing_alg_values_supported":          []string{"ES256"},
 		"authorization_response_iss_parameter_supported": true,
 	}
 	return op
@@ -159,6 +162,18 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 		delete(op.refresh, r.PostForm.Get("refresh_token"))
 		req = maps.Clone(req)
 		req.Del("nonce") // refreshed ID tokens carry no nonce
+	case "urn:openid:params:grant-type:ciba":
+		// The user approves while the first poll is answered pending.
+		b := op.ciba[r.PostForm.Get("auth_req_id")]
+		if b != nil && b.polls == 0 {
+			b.polls++
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "authorization_pending"})
+			return
+		}
+		if b != nil {
+			req, ok = b.req, true
+			delete(op.ciba, r.PostForm.Get("auth_req_id"))
+		}
 	}
 	if !ok {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant", "error_description": "unknown code or refresh token"})
@@ -210,6 +225,33 @@ func (op *fakeOP) token(w http.ResponseWriter, r *http.Request) {
 	if d := req.Get("authorization_details"); d != "" {
 		res["authorization_details"] = json.RawMessage(d)
 	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// fakeCIBA is a pending backchannel request of the fake provider.
+type fakeCIBA struct {
+	req   url.Values
+	polls int
+}
+
+func (op *fakeOP) backchannel(w http.ResponseWriter, r *http.Request) {
+	if id, secret, _ := r.BasicAuth(); id != "bank" || secret != "bank-secret" {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
+		return
+	}
+	r.ParseForm()
+	if r.PostForm.Get("login_hint") != "alice" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown_user_id"})
+		return
+	}
+	id := rand.Text()
+	res := map[string]any{"auth_req_id": id, "expires_in": 120, "interval": 5}
+	if r.PostForm.Get("binding_message") == "" {
+		res["binding_message"] = "KX7-42Q"
+	}
+	op.mu.Lock()
+	op.ciba[id] = &fakeCIBA{req: r.PostForm}
+	op.mu.Unlock()
 	writeJSON(w, http.StatusOK, res)
 }
 

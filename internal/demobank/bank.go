@@ -46,6 +46,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Logger receives the bank's log; nil discards it.
 	Logger *slog.Logger
+	// PollSleep waits between the TV page's CIBA polls (rp.Config.Sleep);
+	// nil waits the interval the provider asks for. For tests.
+	PollSleep func(ctx context.Context, d time.Duration) error
 }
 
 const (
@@ -93,6 +96,7 @@ type session struct {
 	tokens  *rp.Tokens
 	pending *transfer // waiting for a step-up and approval
 	flash   *notice
+	tv      *tvSignIn // the smart-TV page's CIBA sign-in
 }
 
 type notice struct {
@@ -158,6 +162,9 @@ func (b *Bank) Handler() http.Handler {
 	mux.HandleFunc("POST /transfer", b.transferForm)
 	mux.HandleFunc("POST /logout", b.logout)
 	mux.HandleFunc("POST /api/transfers", b.api)
+	mux.HandleFunc("GET /tv", b.tvPage)
+	mux.HandleFunc("POST /tv", b.tvStart)
+	mux.HandleFunc("POST /tv/reset", b.tvReset)
 	return mux
 }
 
@@ -172,7 +179,8 @@ func (b *Bank) provider(ctx context.Context) (*deps, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := rp.New(ctx, rp.Config{Issuer: b.cfg.Issuer, ClientID: b.cfg.ClientID, ClientSecret: b.cfg.ClientSecret,
-		RedirectURL: b.cfg.BaseURL + "/callback", Scopes: []string{"openid", "profile", "email"}, HTTPClient: b.cfg.HTTPClient})
+		RedirectURL: b.cfg.BaseURL + "/callback", Scopes: []string{"openid", "profile", "email"}, HTTPClient: b.cfg.HTTPClient,
+		Sleep: b.cfg.PollSleep})
 	if err != nil {
 		return nil, err
 	}

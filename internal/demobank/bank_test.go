@@ -46,7 +46,7 @@ func start(t *testing.T) *env {
 	cfg.Issuer, cfg.Listen = issuer, opLn.Addr().String()
 	cfg.PasswordHash = config.PasswordHash{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 	cfg.Clients = []config.Client{{ID: "demo-bank", Name: "Demo Bank", Secret: "demo-bank-secret",
-		RedirectURIs: []string{bankURL + "/callback"}, GrantTypes: []string{"authorization_code", "refresh_token"},
+		RedirectURIs: []string{bankURL + "/callback"}, GrantTypes: []string{"authorization_code", "refresh_token", "urn:openid:params:grant-type:ciba"},
 		TokenEndpointAuthMethod: "client_secret_basic"}}
 	cfg.Users = []config.User{
 		{Username: "alice", Password: "alice-password", Email: "alice@example.com", Name: "Alice Example"},
