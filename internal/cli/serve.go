@@ -135,11 +135,12 @@ func startDemoBank(issuer string, log *slog.Logger) (stop func()) {
 func printDemo(env Env, issuer, bankURL string) {
 	if bankURL != "" {
 		fmt.Fprintf(env.Stdout, `
-Demo bank: open %s and log in as alice. Transfers up to NOK 1 000 go
+Demo bank: open %[1]s and log in as alice. Transfers up to NOK 1 000 go
 straight through; larger ones ask the provider for a second factor (or a
-passkey) and for your approval of the exact amount and payee. See
-docs/demo-bank.md.
-`, bankURL)
+passkey) and for your approval of the exact amount and payee. The "smart
+TV" at %[1]s/tv signs in with CIBA: approve it in the authenticator app at
+%[2]s/app. See docs/demo-bank.md.
+`, bankURL, issuer)
 	}
 	fmt.Fprintf(env.Stdout, `
 Demo data is loaded: users alice / alice-password and bob / bob-password,
