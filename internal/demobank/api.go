@@ -12,14 +12,19 @@ import (
 )
 
 // paymentDetails is the payment.v1 authorization detail of the provider
-// (docs/endpoints.md), and the body of POST /api/transfers plus "from".
+// (docs/endpoints.md), with the account paid from as debtorAccount (an
+// extra member the provider keeps), so that an approval for one account
+// cannot pay from another.
 type paymentDetails struct {
 	Type             string `json:"type"`
 	InstructedAmount struct {
 		Amount   string `json:"amount"`
 		Currency string `json:"currency"`
 	} `json:"instructedAmount"`
-	CreditorName string `json:"creditorName"`
+	CreditorName  string `json:"creditorName"`
+	DebtorAccount struct {
+		Name string `json:"name"`
+	} `json:"debtorAccount"`
 }
 
 // details is the authorization_details array that approves exactly t.
@@ -29,13 +34,14 @@ func (t transfer) details() json.RawMessage {
 	d.InstructedAmount.Amount = decimal(t.Amount)
 	d.InstructedAmount.Currency = currency
 	d.CreditorName = t.Payee
+	d.DebtorAccount.Name = accountName(t.From)
 	b, _ := json.Marshal([]paymentDetails{d})
 	return b
 }
 
 // detailsMatch reports whether granted (a token's authorization_details)
-// approves exactly t: one payment.v1 with the same amount, currency and
-// payee, and nothing else. Members are compared as JSON values, so key
+// approves exactly t: one payment.v1 with the same amount, currency,
+// payee and debtor account, and nothing else. Members are compared as JSON values, so key
 // order and whitespace do not matter but every member does.
 func detailsMatch(granted json.RawMessage, t transfer) bool {
 	if len(granted) == 0 {
@@ -146,12 +152,7 @@ func (b *Bank) apiTransfer(w http.ResponseWriter, r *http.Request, d *deps, clai
 		}
 	}
 	c := b.customer(claims.Subject, "")
-	var from *account
-	for _, a := range c.Accounts {
-		if a.ID == t.From {
-			from = a
-		}
-	}
+	from := c.account(t.From)
 	switch {
 	case from == nil:
 		apiError(w, http.StatusBadRequest, errUnknownAcount, "No such account")

@@ -264,16 +264,43 @@ func (b *Bank) session(w http.ResponseWriter, r *http.Request, create bool) *ses
 	return s
 }
 
+// demoAccounts are the accounts every customer opens with.
+var demoAccounts = []account{
+	{ID: "brukskonto", Name: "Brukskonto", Number: "1234.56.78901", Balance: 25_000_00},
+	{ID: "sparekonto", Name: "Sparekonto", Number: "1234.56.78902", Balance: 100_000_00},
+}
+
+// accountName is the name of the demo account id ("" if there is none):
+// the debtorAccount of a payment approval.
+func accountName(id string) string {
+	for _, a := range demoAccounts {
+		if a.ID == id {
+			return a.Name
+		}
+	}
+	return ""
+}
+
 // customer returns the customer of sub, opening the demo accounts on
 // first sight. b.mu must be held.
 func (b *Bank) customer(sub, name string) *customer {
 	c := b.customers[sub]
 	if c == nil {
-		c = &customer{Name: name, Accounts: []*account{
-			{ID: "brukskonto", Name: "Brukskonto", Number: "1234.56.78901", Balance: 25_000_00},
-			{ID: "sparekonto", Name: "Sparekonto", Number: "1234.56.78902", Balance: 100_000_00},
-		}}
+		c = &customer{Name: name}
+		for _, a := range demoAccounts {
+			c.Accounts = append(c.Accounts, &a)
+		}
 		b.customers[sub] = c
 	}
 	return c
+}
+
+// account returns c's account id, or nil.
+func (c *customer) account(id string) *account {
+	for _, a := range c.Accounts {
+		if a.ID == id {
+			return a
+		}
+	}
+	return nil
 }

@@ -345,8 +345,14 @@ func TestDemoBank(t *testing.T) {
 		mustContain(t, p, `id="balance-brukskonto">NOK 18 500,00<`, `id="acr"><code>urn:okta:loa:2fa:any</code>`,
 			`&#34;creditorName&#34;: &#34;Acme AS&#34;`, `&#34;amount&#34;: &#34;5000.00&#34;`, `id="digest"`)
 		_, details := alice.tokens()
-		if !detailsMatch(details, transfer{Amount: 5000_00, Payee: "Acme AS"}) {
+		if !detailsMatch(details, transfer{From: "brukskonto", Amount: 5000_00, Payee: "Acme AS"}) {
 			t.Fatalf("granted details %s", details)
+		}
+		if !strings.Contains(string(details), `"debtorAccount":{"name":"Brukskonto"}`) {
+			t.Errorf("granted details %s lack the debtor account", details)
+		}
+		if detailsMatch(details, transfer{From: "sparekonto", Amount: 5000_00, Payee: "Acme AS"}) {
+			t.Errorf("an approval from Brukskonto matches a transfer from Sparekonto")
 		}
 		home = p
 	})
@@ -360,6 +366,10 @@ func TestDemoBank(t *testing.T) {
 		otherPayee := strings.Replace(acme5000, "Acme AS", "Mallory Ltd", 1)
 		if res := callAPI(t, e, access, otherPayee); res.StatusCode != 403 {
 			t.Fatalf("other payee: %d", res.StatusCode)
+		}
+		otherAccount := strings.Replace(acme5000, "brukskonto", "sparekonto", 1)
+		if res := callAPI(t, e, access, otherAccount); res.StatusCode != 403 {
+			t.Fatalf("other debtor account: %d", res.StatusCode)
 		}
 		// The approval was spent by the transfer it approved.
 		if res := callAPI(t, e, access, acme5000); res.StatusCode != 403 {
@@ -387,6 +397,35 @@ func TestDemoBank(t *testing.T) {
 			t.Fatalf("tampered transfer: notice %q", flashOf(p))
 		}
 		mustContain(t, p, `id="balance-brukskonto">NOK 18 500,00<`)
+	})
+
+	t.Run("unknown_account_is_refused_before_the_provider", func(t *testing.T) {
+		p := alice.transfer(home, "nosuch", "5000", "Acme AS")
+		if p.URL.String() != e.url+"/" || flashOf(p) != "Choose one of your accounts to pay from. Nothing was sent." {
+			t.Fatalf("large transfer from an unknown account: %s notice %q", p.URL, flashOf(p))
+		}
+		if s := alice.session(); s.pending != nil {
+			t.Fatalf("a transfer from an unknown account is pending: %+v", s.pending)
+		}
+	})
+
+	t.Run("second_transfer_cancels_the_first_confirmation", func(t *testing.T) {
+		first := alice.transfer(home, "brukskonto", "2500", "Acme AS")
+		second := alice.transfer(home, "brukskonto", "3000", "Bob AS")
+		if !strings.HasPrefix(first.URL.String(), e.issuer+"/") || !strings.HasPrefix(second.URL.String(), e.issuer+"/") {
+			t.Fatalf("the large transfers did not go to the provider: %s %q %s", first.URL, flashOf(first), second.URL)
+		}
+		p := alice.atProvider(first, "approve", nil)
+		if flashOf(p) != "You started another transfer; this confirmation was cancelled. Nothing was sent." {
+			t.Fatalf("confirming the replaced transfer: notice %q", flashOf(p))
+		}
+		mustContain(t, p, `id="balance-brukskonto">NOK 18 500,00<`)
+		// The second transfer's own confirmation still completes.
+		p = alice.atProvider(second, "approve", nil)
+		if flashOf(p) != "Sent NOK 3 000,00 to Bob AS." {
+			t.Fatalf("confirming the second transfer: notice %q", flashOf(p))
+		}
+		mustContain(t, p, `id="balance-brukskonto">NOK 15 500,00<`)
 	})
 
 	t.Run("denied_approval_sends_nothing", func(t *testing.T) {

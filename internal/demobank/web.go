@@ -96,6 +96,11 @@ func (b *Bank) callback(w http.ResponseWriter, r *http.Request) {
 		b.log.Warn("callback refused", "err", err, "step_up", resuming)
 		var msg string
 		switch {
+		case errors.Is(err, rp.ErrStateMismatch) && resuming:
+			// A second transfer replaced the one this callback confirms;
+			// it stays pending, so its own confirmation can still finish.
+			s.login, s.pending = st, pending
+			msg = "You started another transfer; this confirmation was cancelled. Nothing was sent."
 		case errors.Is(err, rp.ErrAccessDenied) && resuming:
 			msg = "You declined the payment at the provider. Nothing was sent."
 		case errors.Is(err, rp.ErrAccessDenied):
@@ -165,6 +170,17 @@ func (b *Bank) transferForm(w http.ResponseWriter, r *http.Request) {
 	case payee == "" || len(payee) > 70:
 		s.flash = &notice{Text: "Enter the payee's name (at most 70 characters)."}
 	}
+	from := r.PostFormValue("from")
+	if s.flash == nil {
+		// Check the account before a large transfer sends the user to
+		// the provider to approve a payment from it.
+		b.mu.Lock()
+		known := b.customer(s.tokens.Claims.Subject, s.tokens.Claims.Name).account(from) != nil
+		b.mu.Unlock()
+		if !known {
+			s.flash = &notice{Text: "Choose one of your accounts to pay from. Nothing was sent."}
+		}
+	}
 	if s.flash != nil {
 		http.Redirect(w, r, "/", http.StatusSeeOther)
 		return
@@ -174,7 +190,7 @@ func (b *Bank) transferForm(w http.ResponseWriter, r *http.Request) {
 		b.fail(w, http.StatusBadGateway, "The bank cannot reach the identity provider.")
 		return
 	}
-	b.execute(w, r, d, s, transfer{ID: newID(), From: r.PostFormValue("from"), Amount: amount, Payee: payee}, false)
+	b.execute(w, r, d, s, transfer{ID: newID(), From: from, Amount: amount, Payee: payee}, false)
 }
 
 // execute calls the bank's API with the user's access token. On a step-up
