@@ -275,6 +275,9 @@ func TestFailedLoginsAreThrottled(t *testing.T) {
 	if pg.Status != http.StatusTooManyRequests || pg.Location != nil {
 		t.Fatalf("after 5 failures: status %d, location %v", pg.Status, pg.Location)
 	}
+	if !strings.Contains(pg.Body, "Too many failed attempts") {
+		t.Fatalf("the throttled page does not say why:\n%s", pg.Body)
+	}
 	// Another account is not locked by alice's failures (per account), and
 	// the window passing lifts the lock.
 	pg = b.submit(pg, url.Values{"username": {"bob"}, "password": {"bob-password"}, "method": {"password"}})
@@ -300,5 +303,24 @@ func TestRefreshWithTooWideAScopeLeavesTheTokenUsable(t *testing.T) {
 	res := clientPost(t, p, "/token", f, confidentialID, confidentialSecret)
 	if res.StatusCode != 200 {
 		t.Fatalf("the refresh token was spent by a refused request: %d", res.StatusCode)
+	}
+}
+
+func TestReadyzTurnsUnavailableWhenShuttingDown(t *testing.T) {
+	p := startSQLite(t)
+	get := func() int {
+		res, err := http.Get(p.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if got := get(); got != 200 {
+		t.Fatalf("readyz %d before shutdown", got)
+	}
+	p.App.Server.Close() // what the HTTP server's shutdown calls first
+	if got := get(); got != 503 {
+		t.Fatalf("readyz %d while shutting down, want 503", got)
 	}
 }

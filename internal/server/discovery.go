@@ -108,6 +108,13 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")
+	select {
+	case <-s.closing: // shutting down: let the load balancer drain this node
+		w.WriteHeader(http.StatusServiceUnavailable)
+		w.Write([]byte("shutting down\n"))
+		return
+	default:
+	}
 	if _, err := s.cfg.Store.ListKeys(r.Context()); err != nil {
 		s.cfg.Logger.ErrorContext(r.Context(), "readiness check failed", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)

@@ -297,6 +297,7 @@ func (s *Server) stepPassword(w http.ResponseWriter, r *http.Request, p page) {
 	u, ev, err := s.cfg.Flow.CheckPassword(r.Context(), username, f.Get("password"), clientIP(r), mustBe(p))
 	switch {
 	case errors.Is(err, flow.ErrThrottled):
+		w.Header().Set("Retry-After", "60")
 		s.showStep(w, r, http.StatusTooManyRequests, p, "Too many failed attempts. Wait a few minutes and try again.")
 	case errors.Is(err, flow.ErrBadCredentials):
 		s.showStep(w, r, http.StatusUnauthorized, p, "Wrong username or password.")
