@@ -253,6 +253,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 				a.Logger.DebugContext(ctx, "expired rows removed", "rows", n)
 			}
 		case <-ctx.Done():
+			a.Server.Close() // readiness fails and event streams end first
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := hs.Shutdown(sctx); err != nil {
