@@ -119,7 +119,15 @@ func flags(name string, env Env) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
+// loadConfig reads the file named by --config, or by STEPUP_CONFIG.
 func loadConfig(path string, env Env) (*config.Config, error) {
+	if path == "" {
+		for _, kv := range env.Environ {
+			if v, ok := strings.CutPrefix(kv, config.EnvConfig+"="); ok {
+				path = v
+			}
+		}
+	}
 	return config.Load(path, env.Environ)
 }
 

@@ -311,17 +311,24 @@ func CIBADigest(p PendingRequest) string {
 // wakers notifies the authenticator app's open connections (in-process; a
 // cluster would carry it over PostgreSQL LISTEN/NOTIFY).
 type wakers struct {
-	mu      sync.Mutex
-	ch      map[string][]chan struct{}
-	version map[string]int64
+	mu sync.Mutex
+	ch map[string][]chan struct{}
 }
 
-// Version counts the changes of the user's requests seen by this node, so
-// a page can tell whether it is stale.
-func (s *Service) Version(userID string) int64 {
-	s.wakers.mu.Lock()
-	defer s.wakers.mu.Unlock()
-	return s.wakers.version[userID]
+// PendingVersion names the set of the user's pending requests (a digest of
+// their ids, read from the store, so every node computes the same), so a
+// page can tell whether it is stale.
+func (s *Service) PendingVersion(ctx context.Context, userID string) string {
+	reqs, err := s.ciba().ListPendingCIBARequests(ctx, userID, s.cfg.Now())
+	if err != nil {
+		return ""
+	}
+	var ids []string
+	for _, r := range reqs {
+		ids = append(ids, r.ID)
+	}
+	slices.Sort(ids)
+	return oauth.DetailsDigest(strings.Join(ids, ","))[:16]
 }
 
 // Wait returns a channel closed at the next change for the user, and a
@@ -353,10 +360,6 @@ func (s *Service) Wait(userID string) (<-chan struct{}, func()) {
 func (s *Service) wake(userID string) {
 	s.wakers.mu.Lock()
 	defer s.wakers.mu.Unlock()
-	if s.wakers.version == nil {
-		s.wakers.version = map[string]int64{}
-	}
-	s.wakers.version[userID]++
 	for _, c := range s.wakers.ch[userID] {
 		close(c)
 	}

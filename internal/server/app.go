@@ -61,7 +61,7 @@ func (s *Server) app(w http.ResponseWriter, r *http.Request) {
 			ExpiresIn: int(p.ExpiresAt.Sub(now) / time.Second)})
 	}
 	data["SignedIn"], data["Pending"] = true, views
-	data["Version"] = s.cfg.Flow.Version(sess.UserID)
+	data["Version"] = s.cfg.Flow.PendingVersion(r.Context(), sess.UserID)
 	data["Passkey"] = s.cfg.Flow.HasPasskey(r.Context(), sess.UserID)
 	s.render(w, r, http.StatusOK, "app.html", data)
 }
@@ -183,7 +183,7 @@ func (s *Server) appEvents(w http.ResponseWriter, r *http.Request) {
 	// if something changed since it was rendered (its version is stale).
 	ch, stop := s.cfg.Flow.Wait(sess.UserID)
 	fmt.Fprint(w, ": connected\n\n")
-	if r.URL.Query().Get("v") != fmt.Sprint(s.cfg.Flow.Version(sess.UserID)) {
+	if r.URL.Query().Get("v") != s.cfg.Flow.PendingVersion(r.Context(), sess.UserID) {
 		fmt.Fprint(w, "event: changed\ndata: {}\n\n")
 	}
 	flusher.Flush()
