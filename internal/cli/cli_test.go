@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -57,5 +58,20 @@ func TestUnknownEnvironmentVariableIsRefused(t *testing.T) {
 		Environ: []string{"STEPUP_LISEN=x"}})
 	if code != 1 || !strings.Contains(errb.String(), "STEPUP_LISEN") {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}
+
+func TestConfigFileFromTheEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "stepup.yaml")
+	db := filepath.Join(dir, "from-file.db")
+	if err := os.WriteFile(cfg, []byte("storage: sqlite:"+db+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), []string{"migrate"}, Env{Stdout: &out, Stderr: &errb,
+		Environ: []string{"STEPUP_CONFIG=" + cfg}})
+	if code != 0 || !strings.Contains(out.String(), "from-file.db") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out.String(), errb.String())
 	}
 }
