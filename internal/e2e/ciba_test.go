@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -165,6 +166,70 @@ func TestCIBAOutcomes(t *testing.T) {
 		json.NewDecoder(res.Body).Decode(&body)
 		if res.StatusCode != 400 || (body["error"] != "unauthorized_client" && body["error"] != "invalid_grant") {
 			t.Fatalf("%d %v", res.StatusCode, body)
+		}
+	})
+}
+
+func userExists(t *testing.T, p *provider, body, id, secret string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.URL+"/permissions/user-exists", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if id != "" {
+		req.SetBasicAuth(id, secret)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out map[string]any
+	json.NewDecoder(res.Body).Decode(&out)
+	return res.StatusCode, out
+}
+
+func TestUserExists(t *testing.T) {
+	cfg := testConfig()
+	cfg.Users[0].NNIN = "01019012345"
+	cfg.Clients = append(cfg.Clients, config.Client{ID: cibaClient, Secret: cibaSecret,
+		GrantTypes: []string{"urn:openid:params:grant-type:ciba"}})
+	p := start(t, openSQLite(t), cfg)
+	for _, tc := range []struct {
+		name, body string
+		status     int
+		exists     any
+	}{
+		{"a_known_nnin_exists", `{"loginHint":[{"scheme":"nnin","value":"01019012345"}]}`, 200, true},
+		{"an_unknown_nnin_does_not", `{"loginHint":[{"scheme":"nnin","value":"09099012345"}]}`, 200, false},
+		{"a_username", `{"loginHint":[{"scheme":"username","value":"bob"}]}`, 200, true},
+		{"two_hints_are_refused", `{"loginHint":[{"scheme":"username","value":"bob"},{"scheme":"username","value":"alice"}]}`, 400, nil},
+		{"an_unknown_scheme_is_refused", `{"loginHint":[{"scheme":"phone","value":"+4712345678"}]}`, 400, nil},
+		{"unknown_members_are_refused", `{"loginHint":[],"extra":1}`, 400, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, out := userExists(t, p, tc.body, cibaClient, cibaSecret)
+			if status != tc.status || (tc.exists != nil && out["exists"] != tc.exists) {
+				t.Fatalf("%d %v", status, out)
+			}
+		})
+	}
+	t.Run("clients_must_authenticate", func(t *testing.T) {
+		if status, out := userExists(t, p, `{"loginHint":[{"scheme":"username","value":"bob"}]}`, "", ""); status != 401 || out["error"] != "invalid_client" {
+			t.Fatalf("%d %v", status, out)
+		}
+	})
+	t.Run("lookups_are_rate_limited_per_client", func(t *testing.T) {
+		var status int
+		for range 70 {
+			if status, _ = userExists(t, p, `{"loginHint":[{"scheme":"username","value":"bob"}]}`, cibaClient, cibaSecret); status == 429 {
+				break
+			}
+		}
+		if status != 429 {
+			t.Fatalf("no 429 after 70 lookups in a minute: %d", status)
+		}
+		// Another client is not affected.
+		if status, _ := userExists(t, p, `{"loginHint":[{"scheme":"username","value":"bob"}]}`, confidentialID, confidentialSecret); status != 200 {
+			t.Fatalf("another client got %d", status)
 		}
 	})
 }

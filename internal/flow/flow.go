@@ -92,6 +92,7 @@ type Service struct {
 	cfg        Config
 	throttle   *throttle
 	ceremonies *ceremonies
+	lookups    *throttle // user-exists lookups per client, per minute
 	wakers     wakers
 	// dummyHash is verified against when the username is unknown, so that
 	// timing does not reveal which accounts exist.
@@ -142,7 +143,8 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("flow: %w", err)
 	}
-	return &Service{cfg: cfg, throttle: newThrottle(cfg.FailureWindow), ceremonies: &ceremonies{}, dummyHash: dummy}, nil
+	return &Service{cfg: cfg, throttle: newThrottle(cfg.FailureWindow), ceremonies: &ceremonies{},
+		lookups: newThrottle(time.Minute), dummyHash: dummy}, nil
 }
 
 // Issuer returns the issuer identifier.

@@ -20,6 +20,7 @@ func (s *Server) routes() {
 
 	m.HandleFunc("POST /par", s.par)
 	m.HandleFunc("POST /bc-authorize", s.backchannel)
+	m.HandleFunc("POST /permissions/user-exists", s.userExists)
 	m.HandleFunc("GET /app", s.app)
 	m.HandleFunc("GET /app/login", s.appLogin)
 	m.HandleFunc("POST /app/decide", s.appDecide)
