@@ -16,10 +16,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
+	"github.com/stepup-oidc/stepup/internal/store/migration"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -112,36 +109,10 @@ func Migrate(ctx context.Context, dsn string) (int, error) {
 	return v, nil
 }
 
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func migrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+func migrations() ([]migration.Migration, error) {
+	ms, err := migration.Load(migrationFS)
 	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, n := range names {
-		base := strings.TrimPrefix(n, "migrations/")
-		num, _, _ := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if err != nil || v <= 0 {
-			return nil, fmt.Errorf("store/postgres: migration %s: name must start with a positive number", base)
-		}
-		b, err := migrationFS.ReadFile(n)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: base, sql: string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i := 1; i < len(ms); i++ {
-		if ms[i].version == ms[i-1].version {
-			return nil, fmt.Errorf("store/postgres: migrations %s and %s share a version", ms[i-1].name, ms[i].name)
-		}
+		return nil, fmt.Errorf("store/postgres: %w", err)
 	}
 	return ms, nil
 }
@@ -178,19 +149,19 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	if err := tx.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&cur); err != nil {
 		return fmt.Errorf("store/postgres: migrate: %w", err)
 	}
-	if len(ms) > 0 && cur > ms[len(ms)-1].version {
-		return fmt.Errorf("store/postgres: database schema version %d is newer than this binary's %d", cur, ms[len(ms)-1].version)
+	if len(ms) > 0 && cur > ms[len(ms)-1].Version {
+		return fmt.Errorf("store/postgres: database schema version %d is newer than this binary's %d", cur, ms[len(ms)-1].Version)
 	}
 	for _, m := range ms {
-		if m.version <= cur {
+		if m.Version <= cur {
 			continue
 		}
 		// No arguments: the simple protocol runs every statement of the file.
-		if _, err := tx.Exec(ctx, m.sql); err != nil {
-			return fmt.Errorf("store/postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, m.SQL); err != nil {
+			return fmt.Errorf("store/postgres: migration %s: %w", m.Name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.version); err != nil {
-			return fmt.Errorf("store/postgres: migration %s: %w", m.name, err)
+		if _, err := tx.Exec(ctx, `INSERT INTO schema_version (version) VALUES ($1)`, m.Version); err != nil {
+			return fmt.Errorf("store/postgres: migration %s: %w", m.Name, err)
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {

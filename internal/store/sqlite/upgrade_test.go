@@ -23,8 +23,8 @@ func TestUpgradeFromVersion3(t *testing.T) {
 	}
 	stmts := []string{`CREATE TABLE schema_version (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL) STRICT`}
 	for _, m := range ms {
-		if m.version <= 3 {
-			stmts = append(stmts, m.sql, `INSERT INTO schema_version VALUES (`+strconv.Itoa(m.version)+`, 0)`)
+		if m.Version <= 3 {
+			stmts = append(stmts, m.SQL, `INSERT INTO schema_version VALUES (`+strconv.Itoa(m.Version)+`, 0)`)
 		}
 	}
 	stmts = append(stmts,
